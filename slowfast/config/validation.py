@@ -1,0 +1,128 @@
+"""Consistency checks and derived values of a merged config."""
+
+import os
+from typing import List
+
+from fvcore.common.config import CfgNode
+
+from slowfast.config.loading import ConfigError
+
+_ARCHS = ("c2d", "i3d", "slow", "slowfast", "c2d_nopool", "i3d_nopool", "x3d", "mvit")
+_LR_POLICIES = ("cosine", "steps_with_relative_lrs", "constant")
+_LOSSES = ("cross_entropy", "bce", "bce_logit", "soft_cross_entropy")
+_NORMS = ("batchnorm", "sub_batchnorm", "sync_batchnorm")
+
+
+def world_size_of(cfg: CfgNode) -> int:
+    """Number of processes the job runs: GPUs x shards, or CPU processes x shards on the CPU."""
+    per_node = cfg.NUM_GPUS if cfg.NUM_GPUS > 0 else max(1, cfg.NUM_CPU_PROCESSES)
+    return per_node * cfg.NUM_SHARDS
+
+
+def _check(cond: bool, problems: List[str], message: str) -> None:
+    if not cond:
+        problems.append(message)
+
+
+def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
+    """Check that the values of `cfg` fit together and fill in the derived ones.
+
+    All problems are collected and raised together as one ConfigError, so a user
+    fixes a config in one pass.
+    """
+    problems: List[str] = []
+    _check(cfg.NUM_GPUS >= 0, problems, f"NUM_GPUS must be >= 0 (0 = CPU), got {cfg.NUM_GPUS}.")
+    _check(cfg.NUM_SHARDS >= 1, problems, f"NUM_SHARDS must be >= 1, got {cfg.NUM_SHARDS}.")
+    _check(
+        0 <= cfg.SHARD_ID < max(cfg.NUM_SHARDS, 1),
+        problems,
+        f"SHARD_ID must be in [0, NUM_SHARDS={cfg.NUM_SHARDS}), got {cfg.SHARD_ID}.",
+    )
+    world = world_size_of(cfg)
+    for split in ("TRAIN", "TEST"):
+        bs = cfg[split].BATCH_SIZE
+        _check(bs > 0, problems, f"{split}.BATCH_SIZE must be positive, got {bs}.")
+        _check(
+            bs % world == 0,
+            problems,
+            f"{split}.BATCH_SIZE ({bs}) is the total over all {world} processes and must be divisible "
+            f"by it (NUM_GPUS or NUM_CPU_PROCESSES x NUM_SHARDS).",
+        )
+    _check(cfg.MODEL.ARCH in _ARCHS, problems, f"MODEL.ARCH must be one of {_ARCHS}, got '{cfg.MODEL.ARCH}'.")
+    _check(
+        cfg.SOLVER.LR_POLICY in _LR_POLICIES,
+        problems,
+        f"SOLVER.LR_POLICY must be one of {_LR_POLICIES}, got '{cfg.SOLVER.LR_POLICY}'.",
+    )
+    _check(
+        cfg.MODEL.LOSS_FUNC in _LOSSES,
+        problems,
+        f"MODEL.LOSS_FUNC must be one of {_LOSSES}, got '{cfg.MODEL.LOSS_FUNC}'.",
+    )
+    _check(cfg.BN.NORM_TYPE in _NORMS, problems, f"BN.NORM_TYPE must be one of {_NORMS}, got '{cfg.BN.NORM_TYPE}'.")
+    _check(
+        cfg.TRAIN.CHECKPOINT_TYPE in ("pytorch", "caffe2"),
+        problems,
+        f"TRAIN.CHECKPOINT_TYPE must be 'pytorch' or 'caffe2', got '{cfg.TRAIN.CHECKPOINT_TYPE}'.",
+    )
+    _check(
+        cfg.TEST.CHECKPOINT_TYPE in ("pytorch", "caffe2"),
+        problems,
+        f"TEST.CHECKPOINT_TYPE must be 'pytorch' or 'caffe2', got '{cfg.TEST.CHECKPOINT_TYPE}'.",
+    )
+    _check(
+        cfg.TEST.NUM_SPATIAL_CROPS in (1, 3),
+        problems,
+        f"TEST.NUM_SPATIAL_CROPS must be 1 or 3, got {cfg.TEST.NUM_SPATIAL_CROPS}.",
+    )
+    _check(
+        cfg.TEST.ENSEMBLE_METHOD in ("sum", "max"),
+        problems,
+        f"TEST.ENSEMBLE_METHOD must be 'sum' or 'max', got '{cfg.TEST.ENSEMBLE_METHOD}'.",
+    )
+    _check(cfg.TEST.NUM_ENSEMBLE_VIEWS >= 1, problems, "TEST.NUM_ENSEMBLE_VIEWS must be >= 1.")
+    _check(
+        cfg.TRAIN.MIXED_PRECISION_DTYPE in ("float16", "bfloat16"),
+        problems,
+        f"TRAIN.MIXED_PRECISION_DTYPE must be 'float16' or 'bfloat16', got '{cfg.TRAIN.MIXED_PRECISION_DTYPE}'.",
+    )
+    _check(
+        cfg.RESNET.DEPTH in (18, 34, 50, 101, 152),
+        problems,
+        f"RESNET.DEPTH must be one of 18, 34, 50, 101, 152, got {cfg.RESNET.DEPTH}.",
+    )
+    _check(
+        len(cfg.DATA.MEAN) == len(cfg.DATA.STD) == 3,
+        problems,
+        "DATA.MEAN and DATA.STD must each hold 3 values (R, G, B).",
+    )
+    _check(
+        len(cfg.DATA.TRAIN_JITTER_SCALES) == 2 and cfg.DATA.TRAIN_JITTER_SCALES[0] <= cfg.DATA.TRAIN_JITTER_SCALES[1],
+        problems,
+        f"DATA.TRAIN_JITTER_SCALES must be [min, max] with min <= max, got {cfg.DATA.TRAIN_JITTER_SCALES}.",
+    )
+    if cfg.MODEL.ARCH == "slowfast":
+        _check(cfg.SLOWFAST.ALPHA >= 1, problems, "SLOWFAST.ALPHA must be >= 1.")
+        _check(
+            cfg.DATA.NUM_FRAMES % cfg.SLOWFAST.ALPHA == 0,
+            problems,
+            f"DATA.NUM_FRAMES ({cfg.DATA.NUM_FRAMES}) must be divisible by SLOWFAST.ALPHA ({cfg.SLOWFAST.ALPHA}).",
+        )
+    _check(
+        cfg.SOLVER.OPTIMIZING_METHOD in ("sgd", "adamw"),
+        problems,
+        f"SOLVER.OPTIMIZING_METHOD must be 'sgd' or 'adamw', got '{cfg.SOLVER.OPTIMIZING_METHOD}'.",
+    )
+    if problems:
+        raise ConfigError("Invalid config:\n  - " + "\n  - ".join(problems))
+
+    if cfg.NUM_GPUS == 0:
+        cfg.DIST_BACKEND = "gloo"
+    if cfg.SOLVER.BASE_LR_SCALE_NUM_SHARDS:
+        cfg.SOLVER.BASE_LR *= cfg.NUM_SHARDS
+        cfg.SOLVER.WARMUP_START_LR *= cfg.NUM_SHARDS
+        cfg.SOLVER.COSINE_END_LR *= cfg.NUM_SHARDS
+        # Scaled once: a config written back to a checkpoint and re-validated is not scaled again.
+        cfg.SOLVER.BASE_LR_SCALE_NUM_SHARDS = False
+    cfg.OUTPUT_DIR = os.path.expanduser(cfg.OUTPUT_DIR)
+    return cfg
