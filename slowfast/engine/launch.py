@@ -1,10 +1,122 @@
-"""Process launch: one process per GPU or CPU worker, over NUM_SHARDS machines."""
+"""Process launch: one process per GPU (or CPU worker) on each of NUM_SHARDS machines.
 
-from typing import Callable
+Three ways in:
+  * one process per machine started by us: `--init_method tcp://HOST:PORT --num_shards N --shard_id K`,
+    spawning NUM_GPUS (or NUM_CPU_PROCESSES) workers here;
+  * torchrun or SLURM started every process already: `--init_method env://`, ranks read from
+    the environment (RANK/WORLD_SIZE/LOCAL_RANK, or SLURM_PROCID/SLURM_NTASKS/SLURM_LOCALID);
+  * a single process (NUM_GPUS <= 1, one shard): no process group at all.
+A worker that raises makes the whole job fail with that worker's traceback: the spawning
+context terminates the other workers instead of leaving them blocked in a collective.
+"""
 
+import datetime
+import os
+import socket
+from typing import Callable, Optional
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 from fvcore.common.config import CfgNode
 
+# How long a collective may wait for a missing peer before the job fails instead of hanging.
+_TIMEOUT = datetime.timedelta(minutes=int(os.environ.get("SLOWFAST_DIST_TIMEOUT_MIN", "30")))
 
-def launch_job(cfg: CfgNode, init_method: str, func: Callable[[CfgNode], None]) -> None:
-    """Run `func(cfg)` in every process of the job."""
-    func(cfg)
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def procs_per_node(cfg: CfgNode) -> int:
+    return cfg.NUM_GPUS if cfg.NUM_GPUS > 0 else max(1, cfg.NUM_CPU_PROCESSES)
+
+
+def _env_ranks() -> Optional[tuple]:
+    """(rank, world_size, local_rank) from torchrun's or SLURM's variables, if present."""
+    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
+        return int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", 0))
+    if "SLURM_PROCID" in os.environ and "SLURM_NTASKS" in os.environ:
+        return int(os.environ["SLURM_PROCID"]), int(os.environ["SLURM_NTASKS"]), int(os.environ.get("SLURM_LOCALID", 0))
+    return None
+
+
+def _worker(
+    local_rank: int,
+    func: Callable[[CfgNode], None],
+    init_method: str,
+    rank: int,
+    world_size: int,
+    cfg: CfgNode,
+) -> None:
+    os.environ["LOCAL_RANK"] = str(local_rank)
+    os.environ.setdefault("LOCAL_WORLD_SIZE", str(procs_per_node(cfg)))
+    if cfg.NUM_GPUS > 0:
+        torch.cuda.set_device(local_rank)
+        backend = cfg.DIST_BACKEND or "nccl"
+    else:
+        backend = "gloo"
+        cores = os.cpu_count() or 1
+        torch.set_num_threads(max(1, cores // procs_per_node(cfg)))
+    dist.init_process_group(
+        backend=backend, init_method=init_method, world_size=world_size, rank=rank, timeout=_TIMEOUT
+    )
+    try:
+        func(cfg)
+    finally:
+        dist.destroy_process_group()
+
+
+def _spawned(local_rank: int, func, init_method: str, shard_id: int, world_size: int, cfg: CfgNode) -> None:
+    rank = shard_id * procs_per_node(cfg) + local_rank
+    _worker(local_rank, func, init_method, rank, world_size, cfg)
+
+
+def launch_job(cfg: CfgNode, init_method: Optional[str], func: Callable[[CfgNode], None]) -> None:
+    """Run `func(cfg)` in every process of the job, setting up torch.distributed around it."""
+    if cfg.NUM_GPUS > 0 and not torch.cuda.is_available():
+        raise RuntimeError(
+            f"NUM_GPUS is {cfg.NUM_GPUS} but CUDA is not available on this machine; "
+            "set NUM_GPUS 0 to run on the CPU."
+        )
+    if cfg.NUM_GPUS > torch.cuda.device_count():
+        raise RuntimeError(
+            f"NUM_GPUS is {cfg.NUM_GPUS} but only {torch.cuda.device_count()} GPUs are visible on this machine."
+        )
+    if init_method == "env://":
+        ranks = _env_ranks()
+        if ranks is None:
+            raise RuntimeError(
+                "--init_method env:// needs RANK and WORLD_SIZE (torchrun) or SLURM_PROCID and SLURM_NTASKS, "
+                "plus MASTER_ADDR and MASTER_PORT, in the environment."
+            )
+        rank, world_size, local_rank = ranks
+        os.environ.setdefault("RANK", str(rank))
+        os.environ.setdefault("WORLD_SIZE", str(world_size))
+        _worker(local_rank, func, init_method, rank, world_size, cfg)
+        return
+
+    per_node = procs_per_node(cfg)
+    world_size = per_node * cfg.NUM_SHARDS
+    if world_size == 1:
+        func(cfg)
+        return
+    if init_method is None:
+        if cfg.NUM_SHARDS > 1:
+            raise RuntimeError(
+                f"NUM_SHARDS is {cfg.NUM_SHARDS}: give every machine the same --init_method tcp://HOST:PORT "
+                "naming the machine of shard 0."
+            )
+        init_method = f"tcp://127.0.0.1:{cfg.DIST_PORT or _free_port()}"
+    if per_node == 1:
+        _worker(0, func, init_method, cfg.SHARD_ID, world_size, cfg)
+        return
+    mp.start_processes(
+        _spawned,
+        args=(func, init_method, cfg.SHARD_ID, world_size, cfg),
+        nprocs=per_node,
+        join=True,
+        start_method="spawn",
+    )

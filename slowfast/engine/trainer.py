@@ -1,8 +1,228 @@
-"""The train loop."""
+"""The training loop: epochs of SGD/AdamW steps, validation, precise BN and checkpoints."""
 
+import math
+from typing import Dict, Iterator, List, Optional
+
+import torch
+import torch.nn as nn
 from fvcore.common.config import CfgNode
 
+import slowfast.checkpoint as cu
+from slowfast.datasets.loader import construct_loader, shuffle_dataset
+from slowfast.engine.common import (
+    autocast_context,
+    batch_to_device,
+    build_tensorboard_writer,
+    forward,
+    setup_job,
+    unwrap,
+)
+from slowfast.evaluation import metrics
+from slowfast.evaluation.meters import TrainMeter, ValMeter
+from slowfast.models import build_model
+from slowfast.solver.losses import get_loss_func
+from slowfast.solver.lr_policy import get_lr_at_epoch
+from slowfast.solver.optimizer import construct_optimizer, set_lr
+from slowfast.utils import distributed as du
+from slowfast.utils.logging import get_logger
 
-def train(cfg: CfgNode) -> None:
-    """Run the train job of `cfg` in this process."""
-    raise NotImplementedError("The train loop is not implemented yet (engine issue #5).")
+logger = get_logger(__name__)
+
+
+def _skipped_in_batch(meta: Dict) -> int:
+    skipped = meta.get("skipped") if isinstance(meta, dict) else None
+    if skipped is None:
+        return 0
+    return int(torch.as_tensor(skipped).sum())
+
+
+def _loss_and_errors(cfg: CfgNode, preds: torch.Tensor, labels: torch.Tensor, loss_fun: nn.Module):
+    loss = loss_fun(preds, labels)
+    if cfg.DATA.MULTI_LABEL or cfg.DETECTION.ENABLE or labels.ndim > 1:
+        return loss, None, None
+    num_topks_correct = metrics.topks_correct(preds.detach(), labels, (1, 5))
+    top1, top5 = [(1.0 - x / preds.size(0)) * 100.0 for x in num_topks_correct]
+    return loss, top1, top5
+
+
+def train_epoch(
+    train_loader,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    train_meter: TrainMeter,
+    cur_epoch: int,
+    cfg: CfgNode,
+    writer=None,
+) -> Dict[str, float]:
+    """Train for one epoch; raises FloatingPointError naming epoch and iteration on a non-finite loss."""
+    model.train()
+    train_meter.reset()
+    data_size = len(train_loader)
+    loss_fun = get_loss_func(cfg.MODEL.LOSS_FUNC)(reduction="mean")
+    train_meter.iter_tic()
+    for cur_iter, (inputs, labels, index, meta) in enumerate(train_loader):
+        inputs, labels, meta = batch_to_device(cfg, inputs, labels, meta)
+        train_meter.data_toc()
+        lr = get_lr_at_epoch(cfg, cur_epoch + float(cur_iter) / data_size)
+        set_lr(optimizer, lr)
+
+        with autocast_context(cfg):
+            preds = forward(cfg, model, inputs, meta)
+            loss, top1_err, top5_err = _loss_and_errors(cfg, preds, labels, loss_fun)
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(
+                f"Loss is {loss.item()} at epoch {cur_epoch + 1}, iteration {cur_iter + 1} "
+                f"(lr {lr:.6g}); stopping. Lower SOLVER.BASE_LR or enable SOLVER.CLIP_GRAD_L2NORM."
+            )
+
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+        if cfg.SOLVER.CLIP_GRAD_VAL is not None:
+            torch.nn.utils.clip_grad_value_(model.parameters(), cfg.SOLVER.CLIP_GRAD_VAL)
+        if cfg.SOLVER.CLIP_GRAD_L2NORM is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.SOLVER.CLIP_GRAD_L2NORM)
+        scaler.step(optimizer)
+        scaler.update()
+
+        stats = [loss.detach().float()]
+        if top1_err is not None:
+            stats += [top1_err.float(), top5_err.float()]
+        stats = [s.reshape(1) for s in stats]
+        stats = du.all_reduce(stats)
+        values = [s.item() for s in stats]
+        mb_size = preds.size(0) * du.get_world_size()
+        skipped = _skipped_in_batch(meta)
+        train_meter.iter_toc()
+        train_meter.update_stats(
+            values[1] if top1_err is not None else None,
+            values[2] if top1_err is not None else None,
+            values[0],
+            lr,
+            mb_size,
+            skipped_videos=skipped,
+        )
+        if writer is not None:
+            step = data_size * cur_epoch + cur_iter
+            writer.add_scalar("Train/loss", values[0], step)
+            writer.add_scalar("Train/lr", lr, step)
+            if top1_err is not None:
+                writer.add_scalar("Train/Top1_err", values[1], step)
+                writer.add_scalar("Train/Top5_err", values[2], step)
+        train_meter.log_iter_stats(cur_epoch, cur_iter)
+        train_meter.iter_tic()
+    skipped_total = torch.tensor([float(train_meter.skipped_videos)])
+    train_meter.skipped_videos = int(du.all_reduce([skipped_total], average=False)[0].item())
+    return train_meter.log_epoch_stats(cur_epoch)
+
+
+@torch.no_grad()
+def eval_epoch(val_loader, model: nn.Module, val_meter: ValMeter, cur_epoch: int, cfg: CfgNode, writer=None):
+    """One pass over the validation set; logs top-1/top-5 error (or defers to the detection evaluator)."""
+    if cfg.DETECTION.ENABLE:
+        from slowfast.engine.detection import eval_detection_epoch
+
+        return eval_detection_epoch(val_loader, model, cur_epoch, cfg, writer)
+    model.eval()
+    val_meter.reset()
+    val_meter.iter_tic()
+    for cur_iter, (inputs, labels, index, meta) in enumerate(val_loader):
+        inputs, labels, meta = batch_to_device(cfg, inputs, labels, meta)
+        val_meter.data_toc()
+        with autocast_context(cfg):
+            preds = forward(cfg, model, inputs, meta)
+        preds = preds.float()
+        if cfg.DATA.MULTI_LABEL:
+            preds, labels = du.all_gather([preds, labels])
+            val_meter.update_predictions(preds.cpu(), labels.cpu())
+        else:
+            errs = metrics.topk_errors(preds, labels, (1, 5))
+            top1_err, top5_err = (e.item() for e in du.all_reduce([e.reshape(1) for e in errs]))
+            val_meter.update_stats(top1_err, top5_err, preds.size(0) * du.get_world_size())
+        val_meter.iter_toc()
+        val_meter.log_iter_stats(cur_epoch, cur_iter)
+        val_meter.iter_tic()
+    stats = val_meter.log_epoch_stats(cur_epoch)
+    if writer is not None and "top1_err" in stats:
+        writer.add_scalar("Val/Top1_err", stats["top1_err"], cur_epoch)
+        writer.add_scalar("Val/Top5_err", stats["top5_err"], cur_epoch)
+    return stats
+
+
+def _precise_bn_inputs(cfg: CfgNode, loader, num_iters: int) -> Iterator[List[torch.Tensor]]:
+    produced = 0
+    while produced < num_iters:
+        for inputs, labels, _, meta in loader:
+            inputs, _, _ = batch_to_device(cfg, inputs, labels, meta)
+            yield inputs
+            produced += 1
+            if produced >= num_iters:
+                return
+
+
+def calculate_and_update_precise_bn(cfg: CfgNode, loader, model: nn.Module, num_iters: int) -> None:
+    """Recompute BN running statistics as true averages over `num_iters` training batches (fvcore)."""
+    from fvcore.nn.precise_bn import update_bn_stats
+
+    update_bn_stats(model, _precise_bn_inputs(cfg, loader, num_iters), num_iters)
+
+
+def _is_eval_epoch(cfg: CfgNode, cur_epoch: int) -> bool:
+    return cur_epoch + 1 == cfg.SOLVER.MAX_EPOCH or (cur_epoch + 1) % cfg.TRAIN.EVAL_PERIOD == 0
+
+
+def _make_scaler(cfg: CfgNode) -> torch.amp.GradScaler:
+    device_type = "cuda" if cfg.NUM_GPUS > 0 else "cpu"
+    fp16 = cfg.TRAIN.MIXED_PRECISION and cfg.TRAIN.MIXED_PRECISION_DTYPE == "float16"
+    return torch.amp.GradScaler(device_type, enabled=fp16)
+
+
+def train(cfg: CfgNode) -> Optional[Dict[str, float]]:
+    """Train `cfg`'s model from its start epoch (fresh, resumed or fine-tuned) to SOLVER.MAX_EPOCH."""
+    setup_job(cfg, "train")
+    model = build_model(cfg)
+    if cfg.LOG_MODEL_INFO and du.is_master_proc():
+        from slowfast.models.stats import log_model_info
+
+        log_model_info(unwrap(model), cfg, use_train_input=True)
+    optimizer = construct_optimizer(model, cfg)
+    scaler = _make_scaler(cfg)
+    start_epoch = cu.load_train_checkpoint(cfg, model, optimizer, scaler)
+
+    train_loader = construct_loader(cfg, "train")
+    val_loader = construct_loader(cfg, "val") if cfg.TRAIN.EVAL_PERIOD > 0 else None
+    precise_bn_loader = (
+        construct_loader(cfg, "train", is_precise_bn=True) if cfg.BN.USE_PRECISE_STATS else None
+    )
+    train_meter = TrainMeter(len(train_loader), cfg)
+    val_meter = ValMeter(len(val_loader), cfg) if val_loader is not None else None
+    writer = build_tensorboard_writer(cfg, "train")
+
+    logger.info("Start epoch: %d", start_epoch + 1)
+    last_stats: Optional[Dict[str, float]] = None
+    for cur_epoch in range(start_epoch, cfg.SOLVER.MAX_EPOCH):
+        shuffle_dataset(train_loader, cur_epoch)
+        train_epoch(train_loader, model, optimizer, scaler, train_meter, cur_epoch, cfg, writer)
+        evaluate = val_loader is not None and _is_eval_epoch(cfg, cur_epoch)
+        if cfg.BN.USE_PRECISE_STATS and (evaluate or cu.is_checkpoint_epoch(cfg, cur_epoch)):
+            calculate_and_update_precise_bn(
+                cfg, precise_bn_loader, model, min(cfg.BN.NUM_BATCHES_PRECISE, len(precise_bn_loader))
+            )
+        _aggregate_sub_bn_stats(model)
+        if cu.is_checkpoint_epoch(cfg, cur_epoch):
+            cu.save_checkpoint(cfg.OUTPUT_DIR, model, optimizer, cur_epoch, cfg, scaler=scaler)
+        if evaluate:
+            last_stats = eval_epoch(val_loader, model, val_meter, cur_epoch, cfg, writer)
+    if writer is not None:
+        writer.close()
+    return last_stats
+
+
+def _aggregate_sub_bn_stats(model: nn.Module) -> None:
+    """Fold the per-split statistics of sub-batch BN layers into their inference BN."""
+    for module in unwrap(model).modules():
+        aggregate = getattr(module, "aggregate_stats", None)
+        if callable(aggregate):
+            aggregate()
+

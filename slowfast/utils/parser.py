@@ -31,8 +31,9 @@ def build_parser(description: str = "Train and test video models.") -> argparse.
     )
     parser.add_argument(
         "--init_method",
-        default="tcp://localhost:9999",
-        help="torch.distributed init method: tcp://HOST:PORT, or env:// under torchrun/SLURM.",
+        default=None,
+        help=("torch.distributed init method: tcp://HOST:PORT (needed with several shards; one machine picks a "
+              "free local port), or env:// under torchrun/SLURM."),
     )
     parser.add_argument("--num_shards", type=int, default=None, help="Number of machines (overrides NUM_SHARDS).")
     parser.add_argument("--shard_id", type=int, default=None, help="Index of this machine (overrides SHARD_ID).")
