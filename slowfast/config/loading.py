@@ -99,7 +99,8 @@ def merge_dict(cfg: CfgNode, data: Dict[str, Any], source: str, root: Optional[C
                 )
             merge_dict(current, value, source, root, full_key + ".")
         else:
-            cfg[name] = coerce_value(current, value, full_key, source)
+            # Like yacs, strings are read as Python literals: YAML takes `1e-4` for a string.
+            cfg[name] = coerce_value(current, _decode(value), full_key, source)
 
 
 def _read_yaml(path: str) -> Dict[str, Any]:

@@ -185,3 +185,8 @@ def test_run_net_help():
     assert proc.returncode == 0
     for flag in ("--cfg", "--init_method", "--num_shards", "--shard_id"):
         assert flag in proc.stdout
+
+
+def test_yaml_scientific_notation_is_a_float(tmp_path):
+    cfg = merge_from_file(get_cfg(), str(write(tmp_path / "a.yaml", "SOLVER:\n  WEIGHT_DECAY: 1e-4\n")))
+    assert cfg.SOLVER.WEIGHT_DECAY == pytest.approx(1e-4)
