@@ -1,0 +1,71 @@
+"""DataLoader construction: batch size per process, distributed sampling, per-epoch shuffling."""
+
+from typing import Optional
+
+import torch
+from fvcore.common.config import CfgNode
+from torch.utils.data import DataLoader, Dataset
+from torch.utils.data.distributed import DistributedSampler
+
+from slowfast.datasets.build import build_dataset
+from slowfast.utils import distributed as du
+
+
+def _per_process(total: int, world: int, what: str) -> int:
+    if total % world:
+        raise ValueError(f"{what} ({total}) must be divisible by the number of processes ({world})")
+    return total // world
+
+
+def construct_loader(
+    cfg: CfgNode, split: str, is_precise_bn: bool = False, dataset: Optional[Dataset] = None
+) -> DataLoader:
+    """Build the DataLoader of ``split`` ("train", "val" or "test").
+
+    TRAIN.BATCH_SIZE and TEST.BATCH_SIZE are totals over all processes of the
+    job and count clips. A test item holds every view of one video, so a test
+    batch holds ``max(1, clips_per_process // (NUM_ENSEMBLE_VIEWS * NUM_SPATIAL_CROPS))``
+    videos, i.e. about as many clips as the reference puts in one batch. With
+    more than one process a DistributedSampler splits the data (call
+    ``shuffle_dataset`` every epoch); training shuffles and drops the last
+    incomplete batch. ``is_precise_bn`` builds a training loader for
+    re-estimating BN statistics. ``dataset`` replaces the registered one
+    (benchmarks use it to compare decoding strategies).
+    """
+    if split not in ("train", "val", "test"):
+        raise ValueError(f"Unknown split '{split}'")
+    world = du.get_world_size()
+    if split in ("train", "val"):
+        name = cfg.TRAIN.DATASET
+        batch_size = _per_process(cfg.TRAIN.BATCH_SIZE, world, "TRAIN.BATCH_SIZE")
+        shuffle = split == "train"
+        drop_last = split == "train"
+    else:
+        name = cfg.TEST.DATASET
+        clips = _per_process(cfg.TEST.BATCH_SIZE, world, "TEST.BATCH_SIZE")
+        views = cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS
+        batch_size = max(1, clips // views)
+        shuffle = False
+        drop_last = False
+    if dataset is None:
+        dataset = build_dataset(name, cfg, split)
+    sampler = DistributedSampler(dataset, shuffle=shuffle) if world > 1 else None
+    num_workers = cfg.DATA_LOADER.NUM_WORKERS
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle and sampler is None,
+        sampler=sampler,
+        num_workers=num_workers,
+        pin_memory=bool(cfg.DATA_LOADER.PIN_MEMORY) and torch.cuda.is_available(),
+        drop_last=drop_last,
+        collate_fn=getattr(dataset, "collate_fn", None),
+        persistent_workers=False,
+    )
+
+
+def shuffle_dataset(loader: DataLoader, cur_epoch: int) -> None:
+    """Tell the loader's DistributedSampler which epoch starts, so each epoch gets a new order."""
+    sampler = loader.batch_sampler.sampler if loader.batch_sampler is not None else loader.sampler
+    if isinstance(sampler, DistributedSampler):
+        sampler.set_epoch(cur_epoch)

@@ -1,0 +1,178 @@
+"""Spatial transforms on video tensors: scale, crop, flip.
+
+Every function takes frames shaped ``[..., H, W]`` (typically ``C x T x H x W``;
+any leading dimensions are processed at once) and an optional ``boxes`` array
+(``N x 4``, ``x1, y1, x2, y2`` in pixels, numpy or torch) that is carried
+through the same geometric change, and returns ``(frames, boxes)``; ``boxes``
+stays ``None`` when none were given. Random choices use ``rng`` (a
+``random.Random``) or the process-wide ``random`` module, which the DataLoader
+seeds differently in each worker.
+"""
+
+import random
+from typing import Any, Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from slowfast.datasets.sampling import short_side_size, uniform_crop_offsets
+
+Boxes = Any  # numpy.ndarray or torch.Tensor of shape N x 4, or None
+
+
+def _copy(boxes: Boxes) -> Boxes:
+    return boxes.clone() if isinstance(boxes, torch.Tensor) else np.array(boxes, copy=True)
+
+
+def resize(frames: torch.Tensor, height: int, width: int, boxes: Boxes = None) -> Tuple[torch.Tensor, Boxes]:
+    """Bilinear resize (``align_corners=False``) of every ``H x W`` plane to ``height x width``.
+
+    A ``C x T x H x W`` clip goes to ``F.interpolate`` as it is, like in the
+    reference. PyTorch's CPU kernel can round the last bit differently for
+    different channel counts (dim 1), so other shapes keep the time axis as dim 1
+    and fold the dimensions before it into the batch; callers that must match
+    the reference bit for bit resize one ``C x T x H x W`` clip at a time.
+    """
+    in_h, in_w = frames.shape[-2:]
+    if (in_h, in_w) == (height, width):
+        return frames, boxes
+    lead = frames.shape[:-2]
+    if frames.dim() == 4:
+        planes = frames
+    elif frames.dim() > 4:
+        planes = frames.reshape(-1, frames.shape[-3], in_h, in_w)
+    else:
+        planes = frames.reshape(1, -1, in_h, in_w)
+    out = F.interpolate(planes, size=(height, width), mode="bilinear", align_corners=False)
+    out = out.reshape(*lead, height, width)
+    if boxes is not None:
+        boxes = _copy(boxes)
+        boxes[:, [0, 2]] = boxes[:, [0, 2]] * (float(width) / in_w)
+        boxes[:, [1, 3]] = boxes[:, [1, 3]] * (float(height) / in_h)
+    return out, boxes
+
+
+def short_side_scale(frames: torch.Tensor, size: int, boxes: Boxes = None) -> Tuple[torch.Tensor, Boxes]:
+    """Scale so that the short side equals ``size``; the long side becomes ``floor(long * size / short)``.
+
+    Frames whose short side already equals ``size`` are returned unchanged.
+    """
+    height, width = frames.shape[-2:]
+    if (width <= height and width == size) or (height <= width and height == size):
+        return frames, boxes
+    new_h, new_w = short_side_size(height, width, size)
+    return resize(frames, new_h, new_w, boxes)
+
+
+def random_short_side_scale_jitter(
+    frames: torch.Tensor,
+    min_size: int,
+    max_size: int,
+    boxes: Boxes = None,
+    inverse_uniform_sampling: bool = False,
+    rng: Optional[random.Random] = None,
+) -> Tuple[torch.Tensor, Boxes]:
+    """Scale the short side to ``round(uniform(min_size, max_size))``.
+
+    With ``inverse_uniform_sampling`` the size is drawn uniformly in ``1 / size``
+    instead, which favours small scales.
+    """
+    rng = rng or random
+    if inverse_uniform_sampling:
+        size = int(round(1.0 / rng.uniform(1.0 / max_size, 1.0 / min_size)))
+    else:
+        size = int(round(rng.uniform(min_size, max_size)))
+    return short_side_scale(frames, size, boxes)
+
+
+def crop(frames: torch.Tensor, y: int, x: int, size: int, boxes: Boxes = None) -> Tuple[torch.Tensor, Boxes]:
+    """Cut the ``size x size`` window whose top-left corner is ``(y, x)``."""
+    out = frames[..., y : y + size, x : x + size]
+    if boxes is not None:
+        boxes = _copy(boxes)
+        boxes[:, [0, 2]] = boxes[:, [0, 2]] - x
+        boxes[:, [1, 3]] = boxes[:, [1, 3]] - y
+    return out, boxes
+
+
+def uniform_crop(
+    frames: torch.Tensor, size: int, spatial_idx: int, boxes: Boxes = None
+) -> Tuple[torch.Tensor, Boxes]:
+    """Deterministic test crop: 0 = left/top, 1 = centre, 2 = right/bottom (along the long side)."""
+    height, width = frames.shape[-2:]
+    y, x = uniform_crop_offsets(height, width, size, spatial_idx)
+    return crop(frames, y, x, size, boxes)
+
+
+def random_crop(
+    frames: torch.Tensor, size: int, boxes: Boxes = None, rng: Optional[random.Random] = None
+) -> Tuple[torch.Tensor, Boxes]:
+    """Crop ``size x size`` at an offset drawn uniformly over every valid position."""
+    rng = rng or random
+    height, width = frames.shape[-2:]
+    if height < size or width < size:
+        raise ValueError(f"cannot crop {size}x{size} from a {height}x{width} image")
+    y = rng.randint(0, height - size)
+    x = rng.randint(0, width - size)
+    return crop(frames, y, x, size, boxes)
+
+
+def horizontal_flip(
+    prob: float, frames: torch.Tensor, boxes: Boxes = None, rng: Optional[random.Random] = None
+) -> Tuple[torch.Tensor, Boxes]:
+    """Mirror left-right with probability ``prob``; box x coordinates become ``W - x - 1``."""
+    rng = rng or random
+    if rng.random() >= prob:
+        return frames, boxes
+    width = frames.shape[-1]
+    frames = frames.flip(-1)
+    if boxes is not None:
+        flipped = _copy(boxes)
+        flipped[:, [0, 2]] = width - boxes[:, [2, 0]] - 1
+        boxes = flipped
+    return frames, boxes
+
+
+def clip_boxes_to_image(boxes: Boxes, height: int, width: int) -> Boxes:
+    """Clamp box coordinates into the image (``[0, W - 1]`` and ``[0, H - 1]``)."""
+    boxes = _copy(boxes)
+    if isinstance(boxes, torch.Tensor):
+        boxes[:, [0, 2]] = boxes[:, [0, 2]].clamp(0.0, width - 1.0)
+        boxes[:, [1, 3]] = boxes[:, [1, 3]].clamp(0.0, height - 1.0)
+    else:
+        boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0.0, width - 1.0)
+        boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0.0, height - 1.0)
+    return boxes
+
+
+def spatial_sampling(
+    frames: torch.Tensor,
+    spatial_idx: int = -1,
+    min_scale: int = 256,
+    max_scale: int = 320,
+    crop_size: int = 224,
+    random_horizontal_flip: bool = True,
+    inverse_uniform_sampling: bool = False,
+    boxes: Boxes = None,
+    rng: Optional[random.Random] = None,
+) -> Tuple[torch.Tensor, Boxes]:
+    """Training (``spatial_idx == -1``) or test-crop spatial sampling of a clip.
+
+    Training: random short-side jitter in ``[min_scale, max_scale]``, random
+    ``crop_size`` crop, then a horizontal flip with probability 0.5 when
+    ``random_horizontal_flip``. Test: scale the short side to ``min_scale``
+    (which must equal ``max_scale``) and take crop ``spatial_idx``.
+    """
+    if spatial_idx == -1:
+        frames, boxes = random_short_side_scale_jitter(
+            frames, min_scale, max_scale, boxes, inverse_uniform_sampling=inverse_uniform_sampling, rng=rng
+        )
+        frames, boxes = random_crop(frames, crop_size, boxes, rng=rng)
+        if random_horizontal_flip:
+            frames, boxes = horizontal_flip(0.5, frames, boxes, rng=rng)
+        return frames, boxes
+    if min_scale != max_scale:
+        raise ValueError(f"test-time scaling needs min_scale == max_scale, got {min_scale} and {max_scale}")
+    frames, boxes = short_side_scale(frames, min_scale, boxes)
+    return uniform_crop(frames, crop_size, spatial_idx, boxes)

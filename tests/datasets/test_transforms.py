@@ -1,0 +1,129 @@
+"""Spatial transforms, normalisation and pathway packing on hand-made tensors."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from slowfast.config import get_cfg
+from slowfast.datasets import transform
+from slowfast.datasets.utils import pack_pathway_output, pack_pathways, tensor_normalize
+
+
+def coords(c: int, t: int, h: int, w: int) -> torch.Tensor:
+    """A clip whose pixel value encodes its position: 1000 * y + x."""
+    y = torch.arange(h).view(h, 1) * 1000
+    x = torch.arange(w).view(1, w)
+    return (y + x).float().expand(c, t, h, w).clone()
+
+
+def test_short_side_scale_matches_interpolate_and_skips_when_equal():
+    clip = torch.rand(3, 5, 48, 64)
+    out, _ = transform.short_side_scale(clip, 40)
+    ref = F.interpolate(clip, size=(40, 53), mode="bilinear", align_corners=False)
+    assert out.shape == (3, 5, 40, 53) and torch.equal(out, ref)
+    same, _ = transform.short_side_scale(clip, 48)
+    assert same is clip
+    views = torch.rand(2, 3, 4, 64, 48)  # V x C x T x H x W, portrait
+    out, _ = transform.short_side_scale(views, 40)
+    assert out.shape == (2, 3, 4, 53, 40)
+    assert torch.equal(out[1], F.interpolate(views[1], size=(53, 40), mode="bilinear", align_corners=False))
+
+
+def test_uniform_crop_positions_landscape_and_portrait():
+    clip = coords(1, 2, 10, 16)
+    for idx, x0 in [(0, 0), (1, 3), (2, 6)]:
+        out, _ = transform.uniform_crop(clip, 10, idx)
+        assert out.shape == (1, 2, 10, 10) and out[0, 0, 0, 0].item() == x0
+    clip = coords(1, 2, 16, 10)
+    for idx, y0 in [(0, 0), (1, 3), (2, 6)]:
+        out, _ = transform.uniform_crop(clip, 10, idx)
+        assert out[0, 0, 0, 0].item() == 1000 * y0
+
+
+def test_random_crop_covers_every_offset():
+    clip = coords(1, 1, 6, 8)
+    rng = random.Random(0)
+    seen = set()
+    for _ in range(300):
+        out, _ = transform.random_crop(clip, 4, rng=rng)
+        v = int(out[0, 0, 0, 0].item())
+        seen.add((v // 1000, v % 1000))
+    assert seen == {(y, x) for y in range(3) for x in range(5)}
+
+
+def test_flip_mirrors_frames_and_boxes():
+    clip = coords(1, 1, 4, 10)
+    boxes = np.array([[1.0, 0.0, 3.0, 2.0]])
+    out, flipped = transform.horizontal_flip(1.0, clip, boxes)
+    assert out[0, 0, 0].tolist() == list(range(9, -1, -1))
+    assert flipped.tolist() == [[6.0, 0.0, 8.0, 2.0]]
+    same, kept = transform.horizontal_flip(0.0, clip, boxes)
+    assert same is clip and kept is boxes
+    rng = random.Random(1)
+    flips = sum(transform.horizontal_flip(0.5, clip, rng=rng)[0][0, 0, 0, 0].item() == 9 for _ in range(400))
+    assert 150 < flips < 250
+
+
+def test_boxes_follow_scale_and_crop():
+    clip = torch.zeros(3, 2, 100, 200)
+    boxes = torch.tensor([[20.0, 10.0, 60.0, 50.0]])
+    out, b = transform.short_side_scale(clip, 50, boxes)
+    assert out.shape[-2:] == (50, 100)
+    assert b.tolist() == [[10.0, 5.0, 30.0, 25.0]]
+    out, b2 = transform.uniform_crop(out, 50, 2, b)
+    assert b2.tolist() == [[-40.0, 5.0, -20.0, 25.0]]
+    assert transform.clip_boxes_to_image(b2, 50, 50).tolist() == [[0.0, 5.0, 0.0, 25.0]]
+    assert boxes.tolist() == [[20.0, 10.0, 60.0, 50.0]]  # inputs untouched
+
+
+def test_scale_jitter_range():
+    clip = torch.zeros(1, 1, 30, 40)
+    rng = random.Random(0)
+    sizes = {transform.random_short_side_scale_jitter(clip, 20, 24, rng=rng)[0].shape[-2] for _ in range(100)}
+    assert sizes == {20, 21, 22, 23, 24}
+    sizes = [transform.random_short_side_scale_jitter(clip, 20, 40, inverse_uniform_sampling=True, rng=rng)[0]
+             .shape[-2] for _ in range(200)]
+    assert min(sizes) >= 20 and max(sizes) <= 40 and np.median(sizes) < 30
+
+
+def test_spatial_sampling_shapes():
+    clip = torch.rand(3, 4, 48, 64)
+    out, _ = transform.spatial_sampling(clip, -1, 48, 56, 40, rng=random.Random(0))
+    assert out.shape == (3, 4, 40, 40)
+    out, _ = transform.spatial_sampling(clip, 1, 40, 40, 40)
+    assert out.shape == (3, 4, 40, 40)
+    with pytest.raises(ValueError):
+        transform.spatial_sampling(clip, 1, 40, 48, 40)
+
+
+def test_tensor_normalize():
+    frames = torch.tensor([[[[0, 255, 51]]]], dtype=torch.uint8)
+    out = tensor_normalize(frames, [0.5, 0.5, 0.2], [0.5, 0.25, 0.1])
+    assert out.dtype == torch.float32
+    assert torch.allclose(out.flatten(), torch.tensor([-1.0, 2.0, 0.0]), atol=1e-6)
+    ref = (frames.float() / 255.0 - torch.tensor([0.5, 0.5, 0.2])) / torch.tensor([0.5, 0.25, 0.1])
+    assert torch.equal(out, ref)
+
+
+def test_pack_pathways():
+    clip = torch.arange(32).float().view(1, 32, 1, 1).expand(3, 32, 2, 2)
+    slow, fast = pack_pathways(clip, "slowfast", 4)
+    assert fast is clip
+    assert slow[0, :, 0, 0].tolist() == [0, 4, 8, 13, 17, 22, 26, 31]
+    views = clip.unsqueeze(0).expand(6, 3, 32, 2, 2)
+    slow, fast = pack_pathways(views, "slowfast", 4)
+    assert slow.shape == (6, 3, 8, 2, 2) and slow[5, 2, :, 1, 1].tolist() == [0, 4, 8, 13, 17, 22, 26, 31]
+    for arch in ["c2d", "i3d", "slow", "c2d_nopool", "i3d_nopool", "x3d"]:
+        (only,) = pack_pathways(clip, arch, 4)
+        assert only is clip
+    with pytest.raises(NotImplementedError):
+        pack_pathways(clip, "unknown", 4)
+    cfg = get_cfg()
+    cfg.MODEL.ARCH, cfg.SLOWFAST.ALPHA = "slowfast", 8
+    cfg.DATA.REVERSE_INPUT_CHANNEL = True
+    rgb = torch.stack([torch.full((16, 2, 2), float(c)) for c in range(3)])
+    slow, fast = pack_pathway_output(cfg, rgb)
+    assert fast[:, 0, 0, 0].tolist() == [2.0, 1.0, 0.0] and slow.shape == (3, 2, 2, 2)
