@@ -9,18 +9,13 @@ import pytest
 import torch
 
 import slowfast.checkpoint as cu
-from conftest import (
+from checkpoint_testutils import (
     TinyResNet,
     caffe2_blobs_from_state_dict,
     caffe2_name_of,
-    layout_module,
-    layout_names,
     randomize_,
-    read_layout,
     write_caffe2_pkl,
 )
-
-RESNET_LAYOUTS = layout_names()
 
 
 @pytest.mark.parametrize(
@@ -57,22 +52,21 @@ def test_names_without_a_rule(blob):
     assert cu.convert_caffe2_name(blob) is None
 
 
-@pytest.mark.parametrize("name", RESNET_LAYOUTS)
-def test_every_released_key_has_a_caffe2_name_that_converts_back(name):
-    keys = [e["key"] for e in read_layout(name)["state_dict"]]
+def test_every_released_key_has_a_caffe2_name_that_converts_back(resnet_layout, layouts):
+    keys = [e["key"] for e in layouts.read(resnet_layout)["state_dict"]]
     for key in keys:
         blob = caffe2_name_of(key, keys)
         if blob is not None:
             assert cu.convert_caffe2_name(blob) == key, blob
 
 
-def _roundtrip(name, tmp_path, *, python2):
-    source = layout_module(name, fill="distinct")
+def _roundtrip(layouts, name, tmp_path, *, python2):
+    source = layouts.module(name, fill="distinct")
     expected = source.state_dict()
     path = write_caffe2_pkl(
         tmp_path / "model.pkl", caffe2_blobs_from_state_dict(expected, momentum=False), python2=python2
     )
-    target = layout_module(name, fill="zeros")
+    target = layouts.module(name, fill="zeros")
     result = cu.restore_checkpoint(str(path), target, checkpoint_type="caffe2")
     os.remove(path)
     loaded = target.state_dict()
@@ -87,11 +81,10 @@ def _roundtrip(name, tmp_path, *, python2):
     return report
 
 
-@pytest.mark.parametrize("name", RESNET_LAYOUTS)
-def test_caffe2_roundtrip_of_every_released_layout(name, tmp_path):
+def test_caffe2_roundtrip_of_every_released_layout(resnet_layout, tmp_path, layouts):
     """A .pkl written from a model's own weights (Python 2 style, as released) loads back exactly."""
-    report = _roundtrip(name, tmp_path, python2=True)
-    layout = read_layout(name)
+    report = _roundtrip(layouts, resnet_layout, tmp_path, python2=True)
+    layout = layouts.read(resnet_layout)
     counters = sum(1 for e in layout["state_dict"] if e["key"].endswith("num_batches_tracked"))
     assert len(report.loaded) == layout["num_state_dict_entries"] - counters
 

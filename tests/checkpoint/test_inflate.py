@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 
 import slowfast.checkpoint as cu
-from conftest import LayoutModule, TinyResNet, TinyResNet2D
+from checkpoint_testutils import TinyResNet, TinyResNet2D
 
 
 def test_inflate_conv_weight_repeats_over_time_and_divides():
@@ -66,7 +66,7 @@ def test_without_inflate_2d_kernels_of_another_time_size_are_skipped(tmp_path):
     assert "s2.pathway0_res0.branch2.b.weight" in result.report.loaded
 
 
-def test_image_init_loads_a_backbone_into_a_video_model(cfg, tmp_path):
+def test_image_init_loads_a_backbone_into_a_video_model(cfg, tmp_path, layouts):
     """TRAIN.CHECKPOINT_IN_INIT: a backbone without head; pos_embed split, 2D patch kernel inflated,
     relative-position table resampled."""
     image = {
@@ -85,7 +85,7 @@ def test_image_init_loads_a_backbone_into_a_video_model(cfg, tmp_path):
         ("blocks.0.norm.weight", (8,), "float32"),
         ("head.projection.weight", (5, 8), "float32"),
     ]
-    model = LayoutModule(entries, fill="zeros")
+    model = layouts.from_entries(entries, fill="zeros")
     cfg.TRAIN.CHECKPOINT_FILE_PATH = str(path)
     cfg.TRAIN.CHECKPOINT_IN_INIT = True
     start = cu.load_train_state(cfg, model, None)

@@ -11,7 +11,7 @@ import torch
 
 import slowfast.checkpoint as cu
 from slowfast.checkpoint import io as ckpt_io
-from conftest import TinyResNet
+from checkpoint_testutils import TinyResNet
 
 
 def test_atomic_save_writes_through_a_fsynced_temporary_file(tmp_path, monkeypatch):

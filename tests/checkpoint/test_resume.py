@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import slowfast.checkpoint as cu
-from conftest import TinyResNet, randomize_
+from checkpoint_testutils import TinyResNet, randomize_
 
 
 def _optimizer(model):
@@ -224,7 +224,7 @@ def test_train_start_order(cfg, tmp_path):
 
 
 def test_train_checkpoint_caffe2_from_config(cfg, tmp_path):
-    from conftest import caffe2_blobs_from_state_dict, write_caffe2_pkl
+    from checkpoint_testutils import caffe2_blobs_from_state_dict, write_caffe2_pkl
 
     source = randomize_(TinyResNet(), seed=5)
     path = write_caffe2_pkl(tmp_path / "c2.pkl", caffe2_blobs_from_state_dict(source.state_dict()), python2=True)

@@ -11,7 +11,7 @@ import yaml
 
 import slowfast.checkpoint as cu
 from slowfast.checkpoint import api as ckpt_api
-from conftest import TinyResNet, layout_module, randomize_
+from checkpoint_testutils import TinyResNet, randomize_
 
 
 def _optimizer(model):
@@ -185,8 +185,8 @@ def test_bare_state_dict_and_other_weight_keys_load(tmp_path):
     assert cu.load_checkpoint(str(other), TinyResNet(), strict=True) == 5
 
 
-def test_checkpoint_of_another_architecture_is_an_error(tmp_path):
-    source = layout_module("Kinetics/X3D_XS")
+def test_checkpoint_of_another_architecture_is_an_error(tmp_path, layouts):
+    source = layouts.module("Kinetics/X3D_XS")
     path = tmp_path / "x3d.pyth"
     torch.save({"epoch": 10, "model_state": source.state_dict()}, path)
     target = TinyResNet()
@@ -202,13 +202,13 @@ def test_checkpoint_of_another_architecture_is_an_error(tmp_path):
         assert torch.equal(target.state_dict()[key], value), "a refused checkpoint must not change the model"
 
 
-def test_released_layout_checkpoint_loads_into_a_model_with_another_head(tmp_path):
+def test_released_layout_checkpoint_loads_into_a_model_with_another_head(tmp_path, layouts):
     """A released SlowFast checkpoint (400 classes) fine-tuned to 10 classes: 660 entries load, the head is skipped."""
     name = "Kinetics/SLOWFAST_8x8_R50"
-    source = layout_module(name, seed=1)
+    source = layouts.module(name, seed=1)
     path = tmp_path / "SLOWFAST_8x8_R50.pyth"
     torch.save({"epoch": 195, "model_state": source.state_dict(), "optimizer_state": {}, "cfg": ""}, path)
-    target = layout_module(
+    target = layouts.module(
         name, shapes={"head.projection.weight": [10, 2304], "head.projection.bias": [10]}, fill="zeros"
     )
     result = cu.restore_checkpoint(str(path), target, epoch_reset=True)

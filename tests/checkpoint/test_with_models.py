@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import slowfast.checkpoint as cu
-from conftest import REPO, caffe2_blobs_from_state_dict, randomize_, write_caffe2_pkl
+from checkpoint_testutils import REPO, caffe2_blobs_from_state_dict, fill_distinct_, randomize_, write_caffe2_pkl
 from slowfast.config import get_cfg, merge_from_file, merge_from_list
 
 SYNTHETIC = "Synthetic/SLOWFAST_R18_CPU.yaml"
@@ -73,13 +73,15 @@ def test_real_slowfast_save_and_resume_gives_the_same_outputs(tmp_path):
 
 def test_caffe2_roundtrip_with_the_real_slowfast_r50(tmp_path):
     cfg, model = _build("Kinetics/SLOWFAST_8x8_R50.yaml", tmp_path)
-    randomize_(model, seed=3)
+    fill_distinct_(model)
     path = write_caffe2_pkl(
         tmp_path / "SLOWFAST_8x8_R50.pkl",
         caffe2_blobs_from_state_dict(model.state_dict(), momentum=False),
         python2=True,
     )
     _, target = _build("Kinetics/SLOWFAST_8x8_R50.yaml", tmp_path)
+    for tensor in target.state_dict().values():
+        tensor.zero_()
     result = cu.restore_checkpoint(str(path), target, checkpoint_type="caffe2", strict=True)
     assert not result.report.unexpected
     for key, value in model.state_dict().items():
