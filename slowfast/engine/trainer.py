@@ -214,6 +214,8 @@ def train(cfg: CfgNode) -> Optional[Dict[str, float]]:
             cu.save_checkpoint(cfg.OUTPUT_DIR, model, optimizer, cur_epoch, cfg, scaler=scaler)
         if evaluate:
             last_stats = eval_epoch(val_loader, model, val_meter, cur_epoch, cfg, writer)
+    diff = du.assert_replicas_in_sync(unwrap(model))
+    logger.info("Training done; weights identical on all %d processes (max checksum difference %g).", du.get_world_size(), diff)
     if writer is not None:
         writer.close()
     return last_stats

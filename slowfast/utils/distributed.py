@@ -73,3 +73,31 @@ def all_gather_variable(tensor: torch.Tensor) -> torch.Tensor:
     padded[: tensor.shape[0]] = tensor
     gathered = all_gather([padded])[0].split(max(sizes))
     return torch.cat([g[:n] for g, n in zip(gathered, sizes)], dim=0)
+
+
+def replica_checksums(module: torch.nn.Module) -> torch.Tensor:
+    """Per-tensor sums and absolute sums of every parameter and buffer, in float64."""
+    values = []
+    for t in list(module.parameters()) + list(module.buffers()):
+        t = t.detach().double()
+        values.append(t.sum())
+        values.append(t.abs().sum())
+    return torch.stack(values) if values else torch.zeros(1, dtype=torch.float64)
+
+
+def assert_replicas_in_sync(module: torch.nn.Module) -> float:
+    """Check that every process holds the same weights; returns the largest checksum difference.
+
+    Data-parallel replicas must stay identical; a difference means a bug such as an
+    unsynchronised buffer, and is raised rather than saved into a checkpoint.
+    """
+    local = replica_checksums(module)
+    if get_world_size() == 1:
+        return 0.0
+    if dist.get_backend() == "nccl":
+        local = local.cuda()
+    gathered = all_gather([local.unsqueeze(0)])[0]
+    diff = float((gathered - gathered[0:1]).abs().max())
+    if diff != 0.0:
+        raise RuntimeError(f"Model replicas differ across {get_world_size()} processes (max checksum difference {diff}).")
+    return diff

@@ -1,0 +1,49 @@
+"""tools/run_net.py trains, validates, checkpoints and tests on tiny synthetic data."""
+
+from pathlib import Path
+
+import torch
+
+from e2e_utils import SYNTHETIC_CFG, TINY, final_top1, json_stats, run_net
+
+
+def test_train_then_test_writes_logs_checkpoints_and_prints_top1(tmp_path, tiny_data_dir):
+    out = tmp_path / "run"
+    proc = run_net(
+        ["--cfg", SYNTHETIC_CFG, *TINY, "DATA.PATH_TO_DATA_DIR", tiny_data_dir, "OUTPUT_DIR", out,
+         "SOLVER.MAX_EPOCH", "2", "TRAIN.EVAL_PERIOD", "1", "TENSORBOARD.ENABLE", "True"]
+    )
+    log = (out / "stdout.log").read_text()
+    stats = json_stats(log)
+    kinds = {s["_type"] for s in stats}
+    assert {"train_iter", "train_epoch", "val_epoch"} <= kinds
+    it = next(s for s in stats if s["_type"] == "train_iter")
+    for key in ("epoch", "iter", "loss", "lr", "top1_err", "top5_err", "dt_data", "dt_net", "eta", "ram"):
+        assert key in it, key
+    epochs = [s for s in stats if s["_type"] == "train_epoch"]
+    assert [e["epoch"] for e in epochs] == ["1/2", "2/2"]
+    assert all("skipped_videos" in e for e in epochs)
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
+        "checkpoint_epoch_00001.pyth", "checkpoint_epoch_00002.pyth"
+    ]
+    ckpt = torch.load(out / "checkpoints" / "checkpoint_epoch_00002.pyth", weights_only=True)
+    assert ckpt["epoch"] == 2 - 1 or ckpt["epoch"] == 2
+    assert "SOLVER" in ckpt["cfg"]
+    top1 = final_top1(proc.stdout)
+    assert 0.0 <= top1 <= 100.0
+    final = [s for s in json_stats(log) if s.get("split") == "test_final"]
+    assert final and final[-1]["num_videos"] == 4
+    assert list(Path(out).glob("runs-*")), "tensorboard run folder missing"
+
+
+def test_rerun_resumes_and_trains_nothing_more(tmp_path, tiny_data_dir):
+    out = tmp_path / "run"
+    args = ["--cfg", SYNTHETIC_CFG, *TINY, "DATA.PATH_TO_DATA_DIR", tiny_data_dir, "OUTPUT_DIR", out,
+            "SOLVER.MAX_EPOCH", "1", "TEST.ENABLE", "False"]
+    run_net(args)
+    proc = run_net(args + ["SOLVER.MAX_EPOCH", "2"])
+    log = (out / "stdout.log").read_text()
+    assert "Start epoch: 2" in log
+    epochs = [s["epoch"] for s in json_stats(log) if s["_type"] == "train_epoch"]
+    assert epochs == ["1/1", "2/2"]
+    assert proc.returncode == 0
