@@ -56,7 +56,7 @@ def _add_train(_C: CfgNode) -> None:
     _C.TRAIN.CHECKPOINT_INFLATE = False
     # Start from epoch 0 after loading CHECKPOINT_FILE_PATH (fine-tuning).
     _C.TRAIN.CHECKPOINT_EPOCH_RESET = False
-    # Regex patterns of checkpoint keys dropped before loading CHECKPOINT_FILE_PATH (e.g. the head).
+    # Strings removed from checkpoint key names before loading (first occurrence), e.g. ("backbone.",).
     _C.TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN = ()
     # Load CHECKPOINT_FILE_PATH in the model's initialisation (backbone-only loading).
     _C.TRAIN.CHECKPOINT_IN_INIT = False

@@ -188,7 +188,12 @@ def train(cfg: CfgNode) -> Optional[Dict[str, float]]:
         log_model_info(unwrap(model), cfg, use_train_input=True)
     optimizer = construct_optimizer(model, cfg)
     scaler = _make_scaler(cfg)
-    start_epoch = cu.load_train_checkpoint(cfg, model, optimizer, scaler)
+    start = cu.load_train_state(cfg, model, optimizer, scaler)
+    start_epoch = start.start_epoch
+    rng_states = start.extra.get("rng_states") if start.resumed else None
+    if rng_states:
+        # Continue the random streams (shuffling, augmentation, dropout) where the saved run left them.
+        cu.set_rng_state(rng_states[min(du.get_rank(), len(rng_states) - 1)])
 
     train_loader = construct_loader(cfg, "train")
     val_loader = construct_loader(cfg, "val") if cfg.TRAIN.EVAL_PERIOD > 0 else None
@@ -211,9 +216,13 @@ def train(cfg: CfgNode) -> Optional[Dict[str, float]]:
             )
         _aggregate_sub_bn_stats(model)
         if cu.is_checkpoint_epoch(cfg, cur_epoch):
-            cu.save_checkpoint(cfg.OUTPUT_DIR, model, optimizer, cur_epoch, cfg, scaler=scaler)
+            rng = cu.gather_rng_states()
+            cu.save_checkpoint(cfg.OUTPUT_DIR, model, optimizer, cur_epoch, cfg, scaler=scaler, extra={"rng_states": rng})
         if evaluate:
+            # Validation must not shift the training random streams: a resumed run would diverge.
+            rng = cu.get_rng_state()
             last_stats = eval_epoch(val_loader, model, val_meter, cur_epoch, cfg, writer)
+            cu.set_rng_state(rng)
     diff = du.assert_replicas_in_sync(unwrap(model))
     logger.info("Training done; weights identical on all %d processes (max checksum difference %g).", du.get_world_size(), diff)
     if writer is not None:

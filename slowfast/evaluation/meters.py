@@ -296,7 +296,7 @@ class TestMeter:
                 f"{missing} of {self.num_videos} test videos received no prediction; "
                 f"first missing indices: {torch.nonzero(~self.filled).flatten()[:10].tolist()}."
             )
-        stats: Dict[str, float] = {"split": "test_final", "num_videos": self.num_videos}
+        stats: Dict[str, float] = {"_type": "test_final", "split": "test_final", "num_videos": self.num_videos}
         if self.multi_label:
             from slowfast.evaluation.map import mean_average_precision
 
