@@ -1,45 +1,11 @@
 """Optimizer construction with weight-decay exclusions."""
 
-from typing import Dict, List
-
 import torch
 import torch.nn as nn
 from fvcore.common.config import CfgNode
 
-_NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
+from slowfast.models.utils import get_param_groups
 
-
-def get_param_groups(model: nn.Module, cfg: CfgNode) -> List[Dict]:
-    """Split trainable parameters into weight-decay groups.
-
-    Norm-layer parameters get BN.WEIGHT_DECAY; with SOLVER.ZERO_WD_1D_PARAM every
-    1-D parameter (biases, norm weights) gets no decay; the rest get SOLVER.WEIGHT_DECAY.
-    """
-    bn, zero, other = [], [], []
-    seen = set()
-    for module in model.modules():
-        is_norm = isinstance(module, _NORM_TYPES)
-        for param in module.parameters(recurse=False):
-            if not param.requires_grad or id(param) in seen:
-                continue
-            seen.add(id(param))
-            if is_norm:
-                (zero if cfg.SOLVER.ZERO_WD_1D_PARAM else bn).append(param)
-            elif cfg.SOLVER.ZERO_WD_1D_PARAM and param.ndim <= 1:
-                zero.append(param)
-            else:
-                other.append(param)
-    trainable = sum(1 for p in model.parameters() if p.requires_grad)
-    if trainable != len(bn) + len(zero) + len(other):
-        raise RuntimeError(
-            f"Parameter grouping lost parameters: {trainable} trainable vs {len(bn) + len(zero) + len(other)} grouped."
-        )
-    groups = [
-        {"params": other, "weight_decay": cfg.SOLVER.WEIGHT_DECAY},
-        {"params": bn, "weight_decay": cfg.BN.WEIGHT_DECAY},
-        {"params": zero, "weight_decay": 0.0},
-    ]
-    return [g for g in groups if g["params"]]
 
 
 def construct_optimizer(model: nn.Module, cfg: CfgNode) -> torch.optim.Optimizer:
