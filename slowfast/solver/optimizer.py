@@ -7,7 +7,6 @@ from fvcore.common.config import CfgNode
 from slowfast.models.utils import get_param_groups
 
 
-
 def construct_optimizer(model: nn.Module, cfg: CfgNode) -> torch.optim.Optimizer:
     """SGD or AdamW over the weight-decay groups of `model` (SOLVER.OPTIMIZING_METHOD)."""
     groups = get_param_groups(model, cfg)
