@@ -237,6 +237,8 @@ class TestMeter:
     `finalize` gathers them from all ranks.
     """
 
+    __test__ = False  # not a pytest test class, despite its name
+
     def __init__(self, num_videos: int, num_classes: int, ensemble_method: str = "sum", multi_label: bool = False) -> None:
         if ensemble_method not in ("sum", "max"):
             raise ValueError(f"TEST.ENSEMBLE_METHOD must be 'sum' or 'max', got '{ensemble_method}'.")
