@@ -170,10 +170,10 @@ def _draw(frame: np.ndarray, actor: _Actor, box: np.ndarray) -> None:
         frame[by1:by2, bx1:bx2] = tex
     cv2.circle(frame, ((x1 + x2) // 2, y1 + head // 2), head // 2 + 1, actor.head_color, -1)
     if box[4]:
-        size = max(4, (x2 - x1) // 2)
-        cy = (body_top + y2) // 2
-        cv2.rectangle(frame, (x2, cy - size // 2), (x2 + size, cy + size // 2), (255, 255, 255), -1)
-        cv2.rectangle(frame, (x2 + 1, cy - size // 2 + 1), (x2 + size - 1, cy + size // 2 - 1), (0, 0, 255), 1)
+        half = max(3, (x2 - x1) // 3)
+        cx, cy = (x1 + x2) // 2, (body_top + y2) // 2
+        cv2.rectangle(frame, (cx - half, cy - half), (cx + half, cy + half), (255, 255, 255), -1)
+        cv2.rectangle(frame, (cx - half + 2, cy - half + 2), (cx + half - 2, cy + half - 2), (0, 0, 255), -1)
 
 
 def _render_video(spec: AvaSyntheticSpec, rng: np.random.Generator) -> Tuple[List[np.ndarray], List[np.ndarray], List[list]]:
@@ -182,8 +182,8 @@ def _render_video(spec: AvaSyntheticSpec, rng: np.random.Generator) -> Tuple[Lis
     num_segments = _segment(spec.num_frames - 1) + 1
     actors, tracks, plans = [], [], []
     for _ in range(int(rng.integers(spec.min_actors, spec.max_actors + 1))):
-        aw = int(rng.integers(14, 20))
-        ah = int(rng.integers(30, 42))
+        aw = int(rng.integers(18, 25))
+        ah = int(rng.integers(36, 49))
         actor = _Actor(
             texture=_texture(rng, ah, aw),
             head_color=tuple(int(c) for c in rng.integers(60, 256, 3)),
