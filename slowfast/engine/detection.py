@@ -76,6 +76,7 @@ def test_detection(test_loader, model: nn.Module, cfg: CfgNode, writer=None) -> 
     predict_boxes(test_loader, model, cfg, meter, "test")
     result = meter.finalize(cfg.OUTPUT_DIR if du.is_master_proc() else None)
     stats = {
+        "_type": "test_final",
         "split": "test_final",
         "map": result["map"],
         "num_keyframes": result["num_keyframes"],

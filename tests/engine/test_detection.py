@@ -170,7 +170,7 @@ def test_eval_and_test_passes_with_a_model(ava_root, tmp_path, caplog):
         test = detection.test_detection(construct_loader(cfg, "test"), model, cfg)
     assert test["num_keyframes"] == TINY.num_val_videos * TINY.keyframes_per_video
     assert test["detections_csv"] == os.path.join(str(tmp_path), "detections_latest.csv")
-    assert '"split": "test_final"' in caplog.text
+    assert '"_type": "test_final"' in caplog.text and '"split": "test_final"' in caplog.text
     with open(test["detections_csv"]) as f:
         rows = list(csv.reader(f))
     assert len(rows) == 5 * test["num_boxes"] and {r[0] for r in rows} == {"synth_val_000", "synth_val_001"}
