@@ -17,7 +17,6 @@ streams) are decoded whole and the same rules are applied to frame indices.
 tests and benchmarks that check the fast path against it.
 """
 
-import logging
 import random
 from dataclasses import dataclass
 from fractions import Fraction
@@ -29,8 +28,6 @@ import torch
 from iopath.common.file_io import g_pathmgr
 
 from slowfast.datasets import sampling
-
-logger = logging.getLogger(__name__)
 
 # Seek this many time-base units before a window's start: seeking is imprecise (reference value).
 SEEK_MARGIN = 1024

@@ -16,7 +16,12 @@ from torch.utils.data import Dataset
 
 from slowfast.datasets import decoder, transform
 from slowfast.datasets.build import DATASET_REGISTRY
-from slowfast.datasets.utils import pack_pathway_output, retry_with_other_items, tensor_normalize
+from slowfast.datasets.utils import (
+    normalize_to_cthw,
+    pack_pathway_output,
+    retry_with_other_items,
+    tensor_normalize,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +108,10 @@ class Kinetics(Dataset):
             raise ValueError(f"Split '{mode}' not supported for {type(self).__name__}")
         if cfg.DATA.DECODING_BACKEND.lower() != "pyav":
             raise ValueError(f"DATA.DECODING_BACKEND '{cfg.DATA.DECODING_BACKEND}' is not supported; use 'pyav'")
+        if cfg.DATA.get("TRAIN_JITTER_SCALES_RELATIVE", []) and mode != "test":
+            raise NotImplementedError(
+                "DATA.TRAIN_JITTER_SCALES_RELATIVE (random resized crops) is not supported; leave it empty"
+            )
         self.cfg = cfg
         self.mode = mode
         self.decode_once = decode_once
@@ -156,8 +165,8 @@ class Kinetics(Dataset):
             views, decoded = self.load_test_views(index) if self.decode_once else self.load_test_views_per_view(index)
             inputs = pack_pathway_output(self.cfg, views)
             return inputs, self._labels[index], index, {"skipped": 0, "decoded_frames": decoded}
-        (clip, decoded), used, skipped = retry_with_other_items(
-            self.load_train_clip,
+        (clip, label, decoded), used, skipped = retry_with_other_items(
+            self.load_train_item,
             index,
             len(self),
             self._num_retries,
@@ -166,7 +175,12 @@ class Kinetics(Dataset):
         )
         self.num_skipped += skipped
         inputs = pack_pathway_output(self.cfg, clip)
-        return inputs, self._labels[used], used, {"skipped": skipped, "decoded_frames": decoded}
+        return inputs, label, used, {"skipped": skipped, "decoded_frames": decoded}
+
+    def load_train_item(self, index: int) -> Tuple[torch.Tensor, int, int]:
+        """``(clip, label, decoded_frames)`` of video ``index`` for train/val; subclasses may adapt the label."""
+        clip, decoded = self.load_train_clip(index)
+        return clip, self._labels[index], decoded
 
     def _decode(self, index: int, clip_indices: Sequence[int]) -> decoder.DecodedClips:
         data = self.cfg.DATA
@@ -180,18 +194,23 @@ class Kinetics(Dataset):
             threads=self._threads,
         )
 
-    def load_train_clip(self, index: int) -> Tuple[torch.Tensor, int]:
-        """One random, augmented ``C x T x H x W`` clip of video ``index`` and the frames decoded for it."""
+    def load_train_clip(self, index: int, random_flip: Optional[bool] = None) -> Tuple[torch.Tensor, int]:
+        """One random, augmented ``C x T x H x W`` clip of video ``index`` and the frames decoded for it.
+
+        ``random_flip`` overrides DATA.RANDOM_FLIP.
+        """
         data = self.cfg.DATA
+        if random_flip is None:
+            random_flip = data.RANDOM_FLIP
         decoded = self._decode(index, [-1])
-        frames = tensor_normalize(decoded.clip(0), data.MEAN, data.STD).permute(3, 0, 1, 2)
+        frames = normalize_to_cthw(decoded.clip(0), data.MEAN, data.STD)
         frames, _ = transform.spatial_sampling(
             frames,
             spatial_idx=-1,
             min_scale=data.TRAIN_JITTER_SCALES[0],
             max_scale=data.TRAIN_JITTER_SCALES[1],
             crop_size=data.TRAIN_CROP_SIZE,
-            random_horizontal_flip=data.RANDOM_FLIP,
+            random_horizontal_flip=random_flip,
             inverse_uniform_sampling=data.INV_UNIFORM_SAMPLE,
         )
         return frames, decoded.num_decoded
@@ -200,17 +219,17 @@ class Kinetics(Dataset):
         """All test views of video ``index`` from one decode: ``V x C x T x S x S`` and the frames decoded.
 
         Normalisation is elementwise, so it runs once over the distinct frames
-        of all clips. Resizing runs once per clip (not per view) on a tensor of
-        the same shape and layout as in the per-view path: the CPU bilinear
-        kernel may round differently for another number of frames, and the
-        views must equal the per-view ones bit for bit.
+        of all clips. Resizing runs once per clip (not per view) on a
+        ``C x T x H x W`` tensor, the shape it has in the per-view path: the CPU
+        bilinear kernel may round differently for another number of frames, and
+        the views must equal the per-view ones bit for bit.
         """
         data = self.cfg.DATA
         decoded = self._decode(index, list(range(self._num_clips)))
-        frames = tensor_normalize(decoded.frames, data.MEAN, data.STD)
+        frames = normalize_to_cthw(decoded.frames, data.MEAN, data.STD)
         views = []
         for k in range(self._num_clips):
-            clip = torch.index_select(frames, 0, decoded.clip_index[k]).permute(3, 0, 1, 2)
+            clip = torch.index_select(frames, 1, decoded.clip_index[k])
             clip, _ = transform.short_side_scale(clip, data.TEST_CROP_SIZE)
             for s in self.spatial_indices:
                 views.append(transform.uniform_crop(clip, data.TEST_CROP_SIZE, s)[0])

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import os
+import random
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass
@@ -22,6 +23,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import av
 import cv2
 import numpy as np
+import torch
 from fvcore.common.config import CfgNode
 
 from slowfast.datasets.build import DATASET_REGISTRY
@@ -91,7 +93,7 @@ def _texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     """A random two-colour stripe or checker pattern with noise, ``H x W x 3`` uint8."""
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     c1, c2 = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
-    period = rng.uniform(4, 10)
+    period = rng.uniform(5, 12)
     if rng.random() < 0.5:
         angle = rng.uniform(0, math.pi)
         phase = (xx * math.cos(angle) + yy * math.sin(angle)) / period
@@ -99,15 +101,15 @@ def _texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     else:
         pattern = ((np.floor(xx / period) + np.floor(yy / period)) % 2).astype(np.float32)
     img = c1[None, None, :] * pattern[..., None] + c2[None, None, :] * (1 - pattern[..., None])
-    img += rng.normal(0, 8, img.shape)
+    img += rng.normal(0, 4, img.shape)
     return img.clip(0, 255).astype(np.uint8)
 
 
 def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     """Smooth coloured blotches plus fine grain."""
-    coarse = rng.integers(0, 256, (rng.integers(3, 7), rng.integers(3, 7), 3)).astype(np.float32)
+    coarse = rng.integers(40, 216, (rng.integers(3, 7), rng.integers(3, 7), 3)).astype(np.float32)
     img = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
-    img += rng.normal(0, 12, img.shape)
+    img += rng.normal(0, 4, img.shape)
     return img.clip(0, 255).astype(np.uint8)
 
 
@@ -134,9 +136,9 @@ def render_video(spec: SyntheticSpec, label: int, rng: np.random.Generator) -> I
     angle = 2 * math.pi * label / spec.num_classes
     direction = np.array([-math.sin(angle), math.cos(angle)])  # (dy, dx); image y grows downwards
     shapes = []
-    for _ in range(int(rng.integers(1, 4))):
-        size = int(rng.uniform(0.2, 0.35) * side)
-        speed = rng.uniform(0.35, 0.7) * side / spec.fps  # pixels per frame
+    for _ in range(int(rng.integers(2, 5))):
+        size = int(rng.uniform(0.25, 0.45) * side)
+        speed = rng.uniform(0.5, 1.0) * side / spec.fps  # pixels per frame
         start = rng.uniform(0, 1, 2) * np.array([h, w])
         shapes.append((_mask(rng, size), _texture(rng, size, size), start, direction * speed))
     for t in range(spec.num_frames):
@@ -267,6 +269,13 @@ def ensure_synthetic_dataset(out_dir: str, spec: Optional[SyntheticSpec] = None,
     return out_dir
 
 
+def mirrored_class(label: int, num_classes: int) -> Optional[int]:
+    """The class of the left-right mirrored motion (angle ``180 - a``), or None when it is not a class."""
+    if num_classes % 2:
+        return None  # 180 - 360 c / K is never a multiple of 360 / K
+    return (num_classes // 2 - label) % num_classes
+
+
 def synthetic_data_dir(cfg: CfgNode) -> str:
     """DATA.PATH_TO_DATA_DIR when set, else OUTPUT_DIR/synthetic_data."""
     return cfg.DATA.PATH_TO_DATA_DIR or os.path.join(cfg.OUTPUT_DIR, "synthetic_data")
@@ -274,13 +283,31 @@ def synthetic_data_dir(cfg: CfgNode) -> str:
 
 @DATASET_REGISTRY.register()
 class Synthetic(Kinetics):
-    """The synthetic motion dataset (SYNTHETIC.*), created on first use, read as a Kinetics dataset."""
+    """The synthetic motion dataset (SYNTHETIC.*), created on first use, read as a Kinetics dataset.
+
+    A horizontal flip (DATA.RANDOM_FLIP) mirrors the motion, so the label of a
+    flipped clip becomes the mirrored direction (right <-> left); with a number
+    of classes that has no mirror for every class, clips are not flipped.
+    """
 
     def __init__(
         self, cfg: CfgNode, mode: str, num_retries: Optional[int] = None, *, decode_once: bool = True
     ) -> None:
-        self._root = ensure_synthetic_dataset(synthetic_data_dir(cfg), spec_from_cfg(cfg))
+        spec = spec_from_cfg(cfg)
+        self._root = ensure_synthetic_dataset(synthetic_data_dir(cfg), spec)
         super().__init__(cfg, mode, num_retries, decode_once=decode_once)
+        mirror = [mirrored_class(c, spec.num_classes) for c in range(spec.num_classes)]
+        self._mirror: Optional[List[int]] = None if None in mirror else mirror
+        if cfg.DATA.RANDOM_FLIP and self._mirror is None and mode == "train":
+            logger.warning("SYNTHETIC.NUM_CLASSES=%d has no mirrored class for every direction: no flipping",
+                           spec.num_classes)
 
     def data_dir(self) -> str:
         return self._root
+
+    def load_train_item(self, index: int) -> Tuple[torch.Tensor, int, int]:
+        clip, decoded = self.load_train_clip(index, random_flip=False)
+        label = self._labels[index]
+        if self.cfg.DATA.RANDOM_FLIP and self._mirror is not None and random.random() < 0.5:
+            clip, label = clip.flip(-1), self._mirror[label]
+        return clip, label, decoded

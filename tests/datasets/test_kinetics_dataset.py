@@ -7,7 +7,7 @@ import random
 import pytest
 import torch
 
-from conftest import clip_indices, write_csv, write_video
+from video_testing import clip_indices, write_csv, write_video
 from slowfast.datasets import DATASET_REGISTRY, DatasetFormatError, DecodeError, Kinetics, build_dataset
 from slowfast.datasets import decoder
 from slowfast.datasets.kinetics import load_video_list
@@ -192,6 +192,8 @@ def test_bad_video_is_an_error_in_testing(tmp_path, make_cfg):
         ds[2]
 
 
-def test_unsupported_backend(video_dir, make_cfg):
+def test_unsupported_options(video_dir, make_cfg):
     with pytest.raises(ValueError, match="DECODING_BACKEND"):
         Kinetics(make_cfg(video_dir, DATA__DECODING_BACKEND="torchvision"), "train")
+    with pytest.raises(NotImplementedError, match="TRAIN_JITTER_SCALES_RELATIVE"):
+        Kinetics(make_cfg(video_dir, DATA__TRAIN_JITTER_SCALES_RELATIVE=[0.08, 1.0]), "train")

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from slowfast.config import get_cfg
 from slowfast.datasets import transform
-from slowfast.datasets.utils import pack_pathway_output, pack_pathways, tensor_normalize
+from slowfast.datasets.utils import normalize_to_cthw, pack_pathway_output, pack_pathways, tensor_normalize
 
 
 def coords(c: int, t: int, h: int, w: int) -> torch.Tensor:
@@ -106,6 +106,18 @@ def test_tensor_normalize():
     assert torch.allclose(out.flatten(), torch.tensor([-1.0, 2.0, 0.0]), atol=1e-6)
     ref = (frames.float() / 255.0 - torch.tensor([0.5, 0.5, 0.2])) / torch.tensor([0.5, 0.25, 0.1])
     assert torch.equal(out, ref)
+
+
+def test_normalize_to_cthw_equals_tensor_normalize():
+    frames = torch.randint(0, 256, (5, 48, 64, 3), dtype=torch.uint8)
+    mean, std = [0.45, 0.4, 0.35], [0.225, 0.2, 0.25]
+    fast = normalize_to_cthw(frames, mean, std)
+    ref = tensor_normalize(frames, mean, std).permute(3, 0, 1, 2)
+    assert fast.is_contiguous() and torch.equal(fast, ref)
+    # The reference resizes the permuted (non-contiguous) tensor: same result.
+    size = (40, 53)
+    assert torch.equal(F.interpolate(fast, size=size, mode="bilinear", align_corners=False),
+                       F.interpolate(ref, size=size, mode="bilinear", align_corners=False))
 
 
 def test_pack_pathways():

@@ -7,7 +7,7 @@ import av
 import pytest
 import torch
 
-from conftest import clip_indices, expected_window, pts_per_frame, write_video
+from video_testing import clip_indices, expected_window, pts_per_frame, write_video
 from slowfast.datasets import decoder, sampling
 
 

@@ -1,0 +1,158 @@
+"""Data pipeline throughput on the synthetic dataset at Kinetics resolution (short side 256).
+
+Times one pass of the train loader (clips/s) and of the test loader (videos/s,
+every video cut into NUM_ENSEMBLE_VIEWS x NUM_SPATIAL_CROPS views) for several
+numbers of loader workers, and the test loader once more with each view decoded
+on its own as PySlowFast does. It also reports how many frames the decoder
+produced per output clip, and checks that both test paths give equal tensors.
+
+    python tools/benchmark.py data [--workers 0 1 2] [--threads none 1 auto] [--num-frames 8 --sampling-rate 8]
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
+
+import torch
+
+try:
+    import slowfast  # noqa: F401
+except ImportError:  # running from a checkout without `pip install -e .`
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from fvcore.common.config import CfgNode  # noqa: E402
+
+from slowfast.config import get_cfg  # noqa: E402
+from slowfast.datasets import Kinetics  # noqa: E402
+from slowfast.datasets.loader import construct_loader  # noqa: E402
+from slowfast.datasets.synthetic import SyntheticSpec, ensure_synthetic_dataset  # noqa: E402
+
+
+@dataclass
+class Row:
+    split: str
+    decoding: str
+    workers: int
+    threads: str
+    items_s: float
+    clips_s: float
+    decoded_per_clip: float
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-dir", default="", help="synthetic dataset folder (created if needed; default: a temp dir)")
+    p.add_argument("--videos-train", type=int, default=48, help="training videos")
+    p.add_argument("--videos-test", type=int, default=6, help="test videos")
+    p.add_argument("--height", type=int, default=256)
+    p.add_argument("--width", type=int, default=340)
+    p.add_argument("--video-frames", type=int, default=90, help="frames per video (3 s at 30 fps)")
+    p.add_argument("--fps", type=int, default=30)
+    p.add_argument("--arch", default="slow", help="MODEL.ARCH (slow: one pathway; slowfast: two)")
+    p.add_argument("--num-frames", type=int, default=8, help="DATA.NUM_FRAMES")
+    p.add_argument("--sampling-rate", type=int, default=8, help="DATA.SAMPLING_RATE")
+    p.add_argument("--views", type=int, default=10, help="TEST.NUM_ENSEMBLE_VIEWS")
+    p.add_argument("--crops", type=int, default=3, help="TEST.NUM_SPATIAL_CROPS")
+    p.add_argument("--batch-size", type=int, default=8, help="training clips per batch")
+    p.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--threads", nargs="+", default=["none"], help="DATA.DECODE_THREADS values to compare")
+    p.add_argument("--skip-per-view", action="store_true",
+                   help="do not time the per-view decoding test path (else timed with the first --threads value)")
+    return p.parse_args(argv)
+
+
+def make_cfg(args: argparse.Namespace, data_dir: str) -> CfgNode:
+    cfg = get_cfg()
+    cfg.NUM_GPUS = 0
+    cfg.TRAIN.DATASET = cfg.TEST.DATASET = "kinetics"
+    cfg.DATA.PATH_TO_DATA_DIR = data_dir
+    cfg.MODEL.ARCH = args.arch
+    cfg.SLOWFAST.ALPHA = 4
+    cfg.DATA.NUM_FRAMES = args.num_frames
+    cfg.DATA.SAMPLING_RATE = args.sampling_rate
+    cfg.DATA.TRAIN_JITTER_SCALES = [256, 320]
+    cfg.DATA.TRAIN_CROP_SIZE = 224
+    cfg.DATA.TEST_CROP_SIZE = 256
+    cfg.TEST.NUM_ENSEMBLE_VIEWS = args.views
+    cfg.TEST.NUM_SPATIAL_CROPS = args.crops
+    cfg.TRAIN.BATCH_SIZE = args.batch_size
+    cfg.TEST.BATCH_SIZE = args.views * args.crops  # one video per test batch
+    cfg.DATA_LOADER.PIN_MEMORY = False
+    return cfg
+
+
+def time_loader(cfg: CfgNode, split: str, decode_once: bool = True) -> Row:
+    dataset = Kinetics(cfg, split, decode_once=decode_once)
+    loader = construct_loader(cfg, split, dataset=dataset)
+    items = clips = decoded = 0
+    start = time.perf_counter()
+    for inputs, _, _, meta in loader:
+        batch = inputs[0].shape[0]
+        items += batch
+        clips += batch * (inputs[0].shape[1] if split == "test" else 1)
+        decoded += int(meta["decoded_frames"].sum())
+    elapsed = time.perf_counter() - start
+    return Row(
+        split=split,
+        decoding="decode once" if decode_once else "per view",
+        workers=cfg.DATA_LOADER.NUM_WORKERS,
+        threads=str(cfg.DATA.DECODE_THREADS),
+        items_s=items / elapsed,
+        clips_s=clips / elapsed,
+        decoded_per_clip=decoded / max(clips, 1),
+    )
+
+
+def check_equal(cfg: CfgNode, num_videos: int) -> bool:
+    once, per_view = Kinetics(cfg, "test"), Kinetics(cfg, "test", decode_once=False)
+    return all(torch.equal(once.load_test_views(i)[0], per_view.load_test_views_per_view(i)[0])
+               for i in range(num_videos))
+
+
+def print_table(rows: List[Row]) -> None:
+    header = f"{'loader':<6} {'decoding':<11} {'workers':>7} {'threads':>7} {'items/s':>9} {'clips/s':>9} " \
+             f"{'decoded frames/clip':>20}"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        unit = "videos" if r.split == "test" else "clips"
+        print(f"{r.split:<6} {r.decoding:<11} {r.workers:>7} {r.threads:>7} {r.items_s:>9.2f} {r.clips_s:>9.1f} "
+              f"{r.decoded_per_clip:>20.2f}   ({unit})")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the benchmark and print its table; returns the exit code."""
+    args = parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = args.data_dir or os.path.join(tmp, "synthetic")
+        spec = SyntheticSpec(num_train=args.videos_train, num_val=1, num_test=args.videos_test,
+                             height=args.height, width=args.width, num_frames=args.video_frames, fps=args.fps)
+        start = time.perf_counter()
+        ensure_synthetic_dataset(data_dir, spec)
+        print(f"dataset: {spec.num_train} train / {spec.num_test} test videos, {spec.height}x{spec.width}, "
+              f"{spec.num_frames} frames at {spec.fps} fps ({time.perf_counter() - start:.1f} s to make or check)")
+        cfg = make_cfg(args, data_dir)
+        print(f"clips: {args.arch} {args.num_frames}x{args.sampling_rate}, train crop 224 (jitter 256-320), "
+              f"test {args.views} clips x {args.crops} crops at 256; torch threads {torch.get_num_threads()}")
+        rows: List[Row] = []
+        for threads in args.threads:
+            cfg.DATA.DECODE_THREADS = threads
+            for workers in args.workers:
+                cfg.DATA_LOADER.NUM_WORKERS = workers
+                rows.append(time_loader(cfg, "train"))
+                rows.append(time_loader(cfg, "test"))
+                if not args.skip_per_view and threads == args.threads[0]:
+                    rows.append(time_loader(cfg, "test", decode_once=False))
+        cfg.DATA.DECODE_THREADS = args.threads[0]
+        equal = check_equal(cfg, min(2, args.videos_test))
+    print_table(rows)
+    print(f"decode-once views equal to per-view decoding: {equal}")
+    return 0 if equal else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
