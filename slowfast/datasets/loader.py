@@ -43,7 +43,8 @@ def construct_loader(
     else:
         name = cfg.TEST.DATASET
         clips = _per_process(cfg.TEST.BATCH_SIZE, world, "TEST.BATCH_SIZE")
-        views = cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS
+        # A detection item is one keyframe clip; a classification item holds every view of a video.
+        views = 1 if cfg.DETECTION.ENABLE else cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS
         batch_size = max(1, clips // views)
         shuffle = False
         drop_last = False

@@ -29,8 +29,26 @@ def setup_job(cfg: CfgNode, job: str) -> None:
     setup_logging(cfg.OUTPUT_DIR)
     if cfg.NUM_GPUS > 0:
         torch.backends.cudnn.benchmark = True
+    else:
+        set_cpu_threads(cfg)
     logger.info("%s with config:\n%s", job.capitalize(), cfg.dump())
     logger.info("World size %d, rank %d, device %s", du.get_world_size(), du.get_rank(), device_of(cfg))
+
+
+def set_cpu_threads(cfg: CfgNode) -> None:
+    """Share the cores between this machine's processes and their data-loading workers.
+
+    Without this every process runs as many compute threads as there are cores, next to
+    its decoding workers: on a small machine the oversubscription made training several
+    times slower. OMP_NUM_THREADS, when set, wins.
+    """
+    if "OMP_NUM_THREADS" in os.environ:
+        return
+    procs = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    cores = os.cpu_count() or 1
+    threads = max(1, cores // procs - cfg.DATA_LOADER.NUM_WORKERS)
+    torch.set_num_threads(threads)
+    logger.info("Using %d compute threads per process on the CPU (set OMP_NUM_THREADS to override).", threads)
 
 
 def device_of(cfg: CfgNode) -> torch.device:

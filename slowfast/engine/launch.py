@@ -58,8 +58,6 @@ def _worker(
         backend = cfg.DIST_BACKEND or "nccl"
     else:
         backend = "gloo"
-        cores = os.cpu_count() or 1
-        torch.set_num_threads(max(1, cores // procs_per_node(cfg)))
     dist.init_process_group(
         backend=backend, init_method=init_method, world_size=world_size, rank=rank, timeout=_TIMEOUT
     )

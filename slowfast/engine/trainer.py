@@ -1,7 +1,7 @@
 """The training loop: epochs of SGD/AdamW steps, validation, precise BN and checkpoints."""
 
 import math
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, Optional
 
 import torch
 import torch.nn as nn
@@ -69,7 +69,8 @@ def train_epoch(
 
         with autocast_context(cfg):
             preds = forward(cfg, model, inputs, meta)
-            loss, top1_err, top5_err = _loss_and_errors(cfg, preds, labels, loss_fun)
+        # The loss runs in float32 outside autocast: CUDA autocast refuses BCELoss on half inputs.
+        loss, top1_err, top5_err = _loss_and_errors(cfg, preds.float(), labels, loss_fun)
         if not math.isfinite(loss.item()):
             raise FloatingPointError(
                 f"Loss is {loss.item()} at epoch {cur_epoch + 1}, iteration {cur_iter + 1} "
@@ -150,12 +151,24 @@ def eval_epoch(val_loader, model: nn.Module, val_meter: ValMeter, cur_epoch: int
     return stats
 
 
-def _precise_bn_inputs(cfg: CfgNode, loader, num_iters: int) -> Iterator[List[torch.Tensor]]:
+class _WithBoxes(nn.Module):
+    """Adapts a detection model to fvcore's precise BN, which calls model(batch) with one argument."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch):
+        inputs, boxes = batch
+        return self.model(inputs, boxes)
+
+
+def _precise_bn_inputs(cfg: CfgNode, loader, num_iters: int) -> Iterator:
     produced = 0
     while produced < num_iters:
         for inputs, labels, _, meta in loader:
-            inputs, _, _ = batch_to_device(cfg, inputs, labels, meta)
-            yield inputs
+            inputs, _, meta = batch_to_device(cfg, inputs, labels, meta)
+            yield (inputs, meta["boxes"]) if cfg.DETECTION.ENABLE else inputs
             produced += 1
             if produced >= num_iters:
                 return
@@ -165,7 +178,8 @@ def calculate_and_update_precise_bn(cfg: CfgNode, loader, model: nn.Module, num_
     """Recompute BN running statistics as true averages over `num_iters` training batches (fvcore)."""
     from fvcore.nn.precise_bn import update_bn_stats
 
-    update_bn_stats(model, _precise_bn_inputs(cfg, loader, num_iters), num_iters)
+    target = _WithBoxes(model) if cfg.DETECTION.ENABLE else model
+    update_bn_stats(target, _precise_bn_inputs(cfg, loader, num_iters), num_iters)
 
 
 def _is_eval_epoch(cfg: CfgNode, cur_epoch: int) -> bool:

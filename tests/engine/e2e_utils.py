@@ -26,7 +26,6 @@ TINY = [
 def run_net(args: Sequence[str], timeout: float = 600, check: bool = True, env_extra: Dict[str, str] = None):
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    env.setdefault("OMP_NUM_THREADS", "2")
     env.update(env_extra or {})
     proc = subprocess.run(
         [sys.executable, str(RUN_NET), *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env

@@ -63,7 +63,7 @@ def test_grad_clipping_by_value_bounds_the_step():
     before = model.fc.weight.detach().clone()
     opt = torch.optim.SGD(model.parameters(), lr=cfg.SOLVER.BASE_LR)
     train_epoch(loader(1), model, opt, torch.amp.GradScaler("cpu", enabled=False), TrainMeter(1, cfg), 0, cfg)
-    assert (model.fc.weight - before).abs().max() <= cfg.SOLVER.BASE_LR * 1e-3 * (1 + 1e-4)
+    assert (model.fc.weight - before).abs().max() <= cfg.SOLVER.BASE_LR * 1e-3 + 1e-6  # float32 rounding of w - w0
 
 
 def test_bf16_autocast_trains_on_cpu():
