@@ -13,5 +13,5 @@ def test_slowfast_beats_c2d_on_motion(tmp_path, tmp_path_factory):
     c2d = run_net(["--cfg", C2D_CFG, *common, "OUTPUT_DIR", tmp_path / "c2d"], timeout=900)
     sf_top1, c2d_top1 = final_top1(slowfast.stdout), final_top1(c2d.stdout)
     print(f"synthetic motion test top-1: SlowFast {sf_top1:.1f}%, C2D {c2d_top1:.1f}%")
-    assert sf_top1 >= 75.0, f"SlowFast only reached {sf_top1}%"
+    assert sf_top1 >= 80.0, f"SlowFast only reached {sf_top1}%"
     assert sf_top1 >= c2d_top1 + 25.0, f"SlowFast {sf_top1}% vs C2D {c2d_top1}%"
