@@ -57,16 +57,35 @@ def _eta(seconds: float) -> str:
     return str(datetime.timedelta(seconds=int(max(seconds, 0))))
 
 
-class TrainMeter:
+class _IterationTimers:
+    """Iteration, data-wait and compute timers shared by the train and validation meters."""
+
+    def __init__(self) -> None:
+        self.iter_timer = Timer()
+        self.data_timer = Timer()
+        self.net_timer = Timer()
+
+    def iter_tic(self) -> None:
+        self.iter_timer.reset()
+        self.data_timer.reset()
+
+    def iter_toc(self) -> None:
+        self.iter_timer.pause()
+        self.net_timer.pause()
+
+    def data_toc(self) -> None:
+        self.data_timer.pause()
+        self.net_timer.reset()
+
+
+class TrainMeter(_IterationTimers):
     """Per-iteration training statistics, logged every LOG_PERIOD iterations and summarised per epoch."""
 
     def __init__(self, epoch_iters: int, cfg: CfgNode) -> None:
         self.cfg = cfg
         self.epoch_iters = epoch_iters
         self.max_iter = cfg.SOLVER.MAX_EPOCH * epoch_iters
-        self.iter_timer = Timer()
-        self.data_timer = Timer()
-        self.net_timer = Timer()
+        super().__init__()
         self.loss = ScalarMeter(cfg.LOG_PERIOD)
         self.mb_top1_err = ScalarMeter(cfg.LOG_PERIOD)
         self.mb_top5_err = ScalarMeter(cfg.LOG_PERIOD)
@@ -82,18 +101,6 @@ class TrainMeter:
         self.num_top5_mis = 0.0
         self.num_samples = 0
         self.skipped_videos = 0
-
-    def iter_tic(self) -> None:
-        self.iter_timer.reset()
-        self.data_timer.reset()
-
-    def iter_toc(self) -> None:
-        self.iter_timer.pause()
-        self.net_timer.pause()
-
-    def data_toc(self) -> None:
-        self.data_timer.pause()
-        self.net_timer.reset()
 
     def update_stats(
         self,
@@ -160,15 +167,13 @@ class TrainMeter:
         return stats
 
 
-class ValMeter:
+class ValMeter(_IterationTimers):
     """Validation errors over one pass of the validation set (one clip per video)."""
 
     def __init__(self, max_iter: int, cfg: CfgNode) -> None:
         self.cfg = cfg
         self.max_iter = max_iter
-        self.iter_timer = Timer()
-        self.data_timer = Timer()
-        self.net_timer = Timer()
+        super().__init__()
         self.min_top1_err = 100.0
         self.min_top5_err = 100.0
         self.reset()
@@ -179,18 +184,6 @@ class ValMeter:
         self.num_samples = 0
         self.all_preds: List[torch.Tensor] = []
         self.all_labels: List[torch.Tensor] = []
-
-    def iter_tic(self) -> None:
-        self.iter_timer.reset()
-        self.data_timer.reset()
-
-    def iter_toc(self) -> None:
-        self.iter_timer.pause()
-        self.net_timer.pause()
-
-    def data_toc(self) -> None:
-        self.data_timer.pause()
-        self.net_timer.reset()
 
     def update_stats(self, top1_err: float, top5_err: float, mb_size: int) -> None:
         self.num_top1_mis += top1_err * mb_size
