@@ -11,6 +11,7 @@ import torch.nn as nn
 from slowfast.checkpoint.inflate import inflate_conv_weight
 from slowfast.checkpoint.io import CheckpointMismatchError
 from slowfast.utils.logging import get_logger
+from slowfast.utils.modules import unwrap_model  # noqa: F401  (re-exported by slowfast.checkpoint)
 
 logger = get_logger(__name__)
 
@@ -19,19 +20,6 @@ Shape = Tuple[int, ...]
 _SPLIT = ".split_bn."
 _INNER = ".bn."
 _BN_STATS = ("running_mean", "running_var", "num_batches_tracked")
-
-
-def unwrap_model(model: nn.Module) -> nn.Module:
-    """The model inside a wrapper: DistributedDataParallel/DataParallel (a sole child `.module`) or
-    torch.compile (`._orig_mod`)."""
-    while True:
-        children = model._modules
-        if len(children) == 1 and isinstance(children.get("module"), nn.Module):
-            model = children["module"]
-        elif isinstance(children.get("_orig_mod"), nn.Module):
-            model = children["_orig_mod"]
-        else:
-            return model
 
 
 def strip_prefix(state_dict: Mapping[str, torch.Tensor], prefix: str = "module.") -> "OrderedDict[str, torch.Tensor]":

@@ -57,14 +57,6 @@ def device_of(cfg: CfgNode) -> torch.device:
     return torch.device("cpu")
 
 
-def unwrap(model: nn.Module) -> nn.Module:
-    """The model inside a DistributedDataParallel (or compiled) wrapper."""
-    while hasattr(model, "module") and isinstance(model.module, nn.Module):
-        model = model.module
-    inner = getattr(model, "_orig_mod", None)
-    return inner if isinstance(inner, nn.Module) else model
-
-
 def _to(x: Any, device: torch.device, channels_last: bool) -> Any:
     if isinstance(x, torch.Tensor):
         x = x.to(device, non_blocking=True)

@@ -10,11 +10,12 @@ from tqdm import tqdm
 
 import slowfast.checkpoint as cu
 from slowfast.datasets.loader import construct_loader
-from slowfast.engine.common import autocast_context, batch_to_device, build_tensorboard_writer, setup_job, unwrap
+from slowfast.engine.common import autocast_context, batch_to_device, build_tensorboard_writer, setup_job
 from slowfast.evaluation.meters import TestMeter
 from slowfast.models import build_model
 from slowfast.utils import distributed as du
 from slowfast.utils.logging import get_logger
+from slowfast.utils.modules import unwrap_model
 
 logger = get_logger(__name__)
 
@@ -76,7 +77,7 @@ def test(cfg: CfgNode) -> Optional[Dict]:
     if cfg.LOG_MODEL_INFO and du.is_master_proc():
         from slowfast.models.stats import log_model_info
 
-        log_model_info(unwrap(model), cfg, use_train_input=False)
+        log_model_info(unwrap_model(model), cfg, use_train_input=False)
     cu.load_test_checkpoint(cfg, model)
     test_loader = construct_loader(cfg, "test")
     logger.info("Testing model for %d iterations", len(test_loader))

@@ -15,7 +15,6 @@ from slowfast.engine.common import (
     build_tensorboard_writer,
     forward,
     setup_job,
-    unwrap,
 )
 from slowfast.evaluation import metrics
 from slowfast.evaluation.meters import TrainMeter, ValMeter
@@ -25,6 +24,7 @@ from slowfast.solver.lr_policy import get_lr_at_epoch
 from slowfast.solver.optimizer import construct_optimizer, set_lr
 from slowfast.utils import distributed as du
 from slowfast.utils.logging import get_logger
+from slowfast.utils.modules import unwrap_model
 
 logger = get_logger(__name__)
 
@@ -199,7 +199,7 @@ def train(cfg: CfgNode) -> Optional[Dict[str, float]]:
     if cfg.LOG_MODEL_INFO and du.is_master_proc():
         from slowfast.models.stats import log_model_info
 
-        log_model_info(unwrap(model), cfg, use_train_input=True)
+        log_model_info(unwrap_model(model), cfg, use_train_input=True)
     optimizer = construct_optimizer(model, cfg)
     scaler = _make_scaler(cfg)
     start = cu.load_train_state(cfg, model, optimizer, scaler)
@@ -237,7 +237,7 @@ def train(cfg: CfgNode) -> Optional[Dict[str, float]]:
             rng = cu.get_rng_state()
             last_stats = eval_epoch(val_loader, model, val_meter, cur_epoch, cfg, writer)
             cu.set_rng_state(rng)
-    diff = du.assert_replicas_in_sync(unwrap(model))
+    diff = du.assert_replicas_in_sync(unwrap_model(model))
     logger.info("Training done; weights identical on all %d processes (max checksum difference %g).", du.get_world_size(), diff)
     if writer is not None:
         writer.close()
@@ -246,7 +246,7 @@ def train(cfg: CfgNode) -> Optional[Dict[str, float]]:
 
 def _aggregate_sub_bn_stats(model: nn.Module) -> None:
     """Fold the per-split statistics of sub-batch BN layers into their inference BN."""
-    for module in unwrap(model).modules():
+    for module in unwrap_model(model).modules():
         aggregate = getattr(module, "aggregate_stats", None)
         if callable(aggregate):
             aggregate()

@@ -10,19 +10,14 @@ from fvcore.common.config import CfgNode
 from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis
 
 from slowfast.models.batchnorm_helper import is_norm_module
+from slowfast.utils.modules import unwrap_model
 
 logger = logging.getLogger(__name__)
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    while isinstance(model, nn.parallel.DistributedDataParallel) or hasattr(model, "_orig_mod"):
-        model = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model._orig_mod
-    return model
-
-
 def params_count(model: nn.Module, ignore_bn: bool = False) -> int:
     """Number of parameters (shared ones once); without BN parameters when `ignore_bn`."""
-    model = _unwrap(model)
+    model = unwrap_model(model)
     if not ignore_bn:
         return sum(p.numel() for p in model.parameters())
     seen, count = set(), 0
@@ -67,7 +62,7 @@ def get_model_stats(model: nn.Module, cfg: CfgNode, mode: str, use_train_input: 
     """
     if mode not in ("flop", "activation"):
         raise ValueError(f"mode must be 'flop' or 'activation', got '{mode}'.")
-    model = _unwrap(model)
+    model = unwrap_model(model)
     device = next(model.parameters()).device
     inputs = model_analysis_input(cfg, use_train_input, device)
     was_training = model.training
@@ -94,7 +89,7 @@ def log_model_info(model: nn.Module, cfg: CfgNode, use_train_input: bool = True)
     `use_train_input` picks TRAIN_CROP_SIZE, else TEST_CROP_SIZE. The model structure is
     logged at DEBUG level. Returns the numbers logged.
     """
-    model = _unwrap(model)
+    model = unwrap_model(model)
     device = next(model.parameters()).device
     logger.debug("Model:\n%s", model)
     stats = {
