@@ -37,16 +37,25 @@ def test_two_shards_launched_separately(tmp_path, tiny_data_dir):
     env_args = ["--cfg", SYNTHETIC_CFG, "--init_method", init, "--num_shards", "2"]
     overrides = [*TINY, "DATA.PATH_TO_DATA_DIR", tiny_data_dir, "OUTPUT_DIR", out, "SOLVER.MAX_EPOCH", "1"]
     # Shard 0 writes the dataset on first use; shard 1 waits for it through the dataset's lock.
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(RUN_NET), *map(str, env_args), "--shard_id", str(k), *map(str, overrides)],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        for k in range(2)
-    ]
-    results = [p.communicate(timeout=600) for p in procs]
-    for p, (stdout, stderr) in zip(procs, results):
-        assert p.returncode == 0, f"shard failed:\n{stdout[-4000:]}\n{stderr[-4000:]}"
+    # Output goes to files: a shard blocked on a full pipe would stall its peer in a collective.
+    logs = [(tmp_path / f"shard{k}.out", tmp_path / f"shard{k}.err") for k in range(2)]
+    procs = []
+    for k, (out_log, err_log) in enumerate(logs):
+        with open(out_log, "w") as o, open(err_log, "w") as e:
+            procs.append(subprocess.Popen(
+                [sys.executable, str(RUN_NET), *map(str, env_args), "--shard_id", str(k), *map(str, overrides)],
+                cwd=REPO, stdout=o, stderr=e, text=True,
+            ))
+    try:
+        for p in procs:
+            p.wait(timeout=600)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    for p, (out_log, err_log) in zip(procs, logs):
+        assert p.returncode == 0, f"shard failed:\n{out_log.read_text()[-4000:]}\n{err_log.read_text()[-4000:]}"
+    # Train and test share one process group: re-creating it on the same address could hang.
     check_run(out, (out / "stdout.log").read_text())
 
 
