@@ -7,6 +7,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 from fvcore.common.config import CfgNode
 
 from slowfast.config.loading import ConfigError
+from slowfast.config.validation import world_size_of
 from slowfast.utils.parser import load_config, parse_args
 
 Job = Callable[[CfgNode], None]
@@ -85,10 +86,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             continue
         plan.append((cfg, jobs))
 
-    from slowfast.engine.launch import launch_job, procs_per_node
+    from slowfast.engine.launch import launch_job
 
     groups = _group_by_layout(plan)
-    multi = [g for g in groups if procs_per_node(g[0][0]) * g[0][0].NUM_SHARDS > 1]
+    multi = [g for g in groups if world_size_of(g[0][0]) > 1]
     fixed_address = args.init_method is not None or any(g[0][0].DIST_PORT for g in multi)
     if len(multi) > 1 and fixed_address:
         print(
