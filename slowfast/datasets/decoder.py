@@ -3,7 +3,7 @@
 One call decodes every clip window of one video in a single forward pass
 (seeking over long gaps), so the ten temporal clips of a test video cost one
 decode of the frames they cover, not ten. Which frames end up in each window
-follows PySlowFast's rules exactly (``shared/reference/DATA_SAMPLING.md``):
+follows PySlowFast's rules exactly (``docs/DATA_SAMPLING.md``):
 
 * window ``k`` covers ``[start_pts, end_pts]`` in stream time-base units;
 * frames with ``pts < start_pts`` are dropped, frames up to ``end_pts`` are

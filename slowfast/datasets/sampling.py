@@ -1,7 +1,7 @@
 """Temporal and spatial sampling rules: which source frames and which pixels form a clip.
 
 The arithmetic below reproduces PySlowFast's test-time sampling bit for bit,
-including its floating-point evaluation order (``shared/reference/DATA_SAMPLING.md``):
+including its floating-point evaluation order (``docs/DATA_SAMPLING.md``):
 ``tau * (T - 1) / target * fps`` and ``tau * (T - 1) * fps / target`` round to
 different integers for common settings (SlowFast 8x8 at 30 fps gives 63, not 62),
 so the expressions must not be "simplified".

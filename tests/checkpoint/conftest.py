@@ -13,14 +13,12 @@ import torch.nn as nn
 from slowfast.config.defaults import get_cfg
 
 REPO = Path(__file__).resolve().parents[2]
-LAYOUTS = REPO.parent / "shared" / "reference" / "checkpoint_layouts"
+LAYOUTS = REPO / "tests" / "data" / "checkpoint_layouts"
 RESNET_FAMILY = ("ResNet", "SlowFast")
 
 
 def layout_names(model_classes: Sequence[str] = RESNET_FAMILY) -> List[str]:
-    """Layout names ("Kinetics/SLOWFAST_8x8_R50") of the given model classes; empty when the layouts are absent."""
-    if not LAYOUTS.is_dir():
-        return []
+    """Layout names ("Kinetics/SLOWFAST_8x8_R50") of the given model classes."""
     names = []
     for path in sorted(LAYOUTS.rglob("*.json")):
         with open(path) as f:
@@ -31,8 +29,6 @@ def layout_names(model_classes: Sequence[str] = RESNET_FAMILY) -> List[str]:
 
 def read_layout(name: str) -> dict:
     path = LAYOUTS / f"{name}.json"
-    if not path.is_file():
-        pytest.skip(f"reference layout {path} is not available")
     with open(path) as f:
         return json.load(f)
 

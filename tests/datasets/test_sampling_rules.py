@@ -1,4 +1,4 @@
-"""Sampling arithmetic against the figures of shared/reference/DATA_SAMPLING.md."""
+"""Sampling arithmetic against the figures of docs/DATA_SAMPLING.md."""
 
 import random
 

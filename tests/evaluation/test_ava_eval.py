@@ -2,7 +2,7 @@
 
 Three kinds of checks:
 - hand-computed cases, one rule of the official evaluator each;
-- random cases and the shared reference cases compared with ``brute_force_ava``
+- random cases and the reference cases in tests/data/ava_eval_cases compared with ``brute_force_ava``
   below: a plain loop version of the official algorithm (per-keyframe heap,
   per-class matching, VOC AP), written for clarity, not speed;
 - bad input, which must raise a ValueError naming file and line.
@@ -30,8 +30,7 @@ from slowfast.evaluation.ava_eval import (
     write_detections_csv,
 )
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
-CASES_DIR = SHARED / "reference" / "ava_eval_cases"
+CASES_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "ava_eval_cases"
 
 
 # ---------------------------------------------------------------------------
@@ -544,13 +543,10 @@ MMACTION2_MAP = 0.09385522
 
 
 def reference_cases():
-    if not CASES_DIR.is_dir():
-        return []
     return sorted(p.name for p in CASES_DIR.iterdir() if (p / "gt.csv").is_file())
 
 
-@pytest.mark.skipif(not CASES_DIR.is_dir(), reason=f"shared reference cases not found at {CASES_DIR}")
-@pytest.mark.parametrize("case", reference_cases() or ["<none>"])
+@pytest.mark.parametrize("case", reference_cases())
 def test_reference_cases_match_brute_force(case):
     d = CASES_DIR / case
     ex = d / "exclusions.csv"
@@ -596,18 +592,16 @@ def test_benchmark_50k_keyframes(tmp_path):
     print(f"\n50k keyframes x {per_key} boxes x {n_cls} classes ({n * n_cls} rows): "
           f"in memory {t_mem:.2f} s wall / {c_mem:.2f} s CPU, write CSV {t_write:.2f} s, "
           f"evaluate CSV {t_csv:.2f} s wall / {c_csv:.2f} s CPU; mAP {r['mAP']:.4f} / {r2['mAP']:.4f}")
-    if CASES_DIR.is_dir():
-        d = CASES_DIR / "syn5_300x60"
-        for _ in range(3):
-            t = time.perf_counter()
-            evaluate_ava(d / "gt.csv", d / "det.csv", d / "labelmap.pbtxt", d / "exclusions.csv")
-            print(f"syn5_300x60: {time.perf_counter() - t:.3f} s")
+    d = CASES_DIR / "syn5_300x60"
+    for _ in range(3):
         t = time.perf_counter()
-        brute_force_ava(d / "gt.csv", d / "det.csv", d / "labelmap.pbtxt", d / "exclusions.csv")
-        print(f"syn5_300x60 brute force: {time.perf_counter() - t:.3f} s")
+        evaluate_ava(d / "gt.csv", d / "det.csv", d / "labelmap.pbtxt", d / "exclusions.csv")
+        print(f"syn5_300x60: {time.perf_counter() - t:.3f} s")
+    t = time.perf_counter()
+    brute_force_ava(d / "gt.csv", d / "det.csv", d / "labelmap.pbtxt", d / "exclusions.csv")
+    print(f"syn5_300x60 brute force: {time.perf_counter() - t:.3f} s")
 
 
-@pytest.mark.skipif(not CASES_DIR.is_dir(), reason=f"shared reference cases not found at {CASES_DIR}")
 def test_fast_and_line_by_line_readers_agree():
     from slowfast.evaluation import ava_eval
 

@@ -9,7 +9,7 @@ from fvcore.common.config import CfgNode
 from slowfast.config import get_cfg, merge_from_file, merge_from_list
 
 REPO = Path(__file__).resolve().parents[2]
-LAYOUTS = REPO.parent / "shared" / "reference" / "checkpoint_layouts"
+LAYOUTS = REPO / "tests" / "data" / "checkpoint_layouts"
 
 ARCHS = ["c2d", "i3d", "slow", "slowfast", "c2d_nopool", "i3d_nopool"]
 

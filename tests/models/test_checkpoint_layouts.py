@@ -1,6 +1,6 @@
 """Our configs build the released PySlowFast networks: same state_dict, parameters and FLOPs.
 
-The references are ../shared/reference/checkpoint_layouts/<CONFIG>.json, read off the reference
+The references are tests/data/checkpoint_layouts/<CONFIG>.json, read off the reference
 implementation; FLOPs are fvcore's count for one test view (one box per clip for detection).
 """
 
@@ -27,9 +27,6 @@ CONFIGS = [
     "AVA/SLOW_8x8_R50_SHORT",
     "Charades/SLOWFAST_16x8_R50",
 ]
-
-pytestmark = pytest.mark.skipif(not LAYOUTS.is_dir(), reason=f"reference layouts not found at {LAYOUTS}")
-
 
 ALL = pytest.mark.parametrize("built", CONFIGS, indirect=True)
 

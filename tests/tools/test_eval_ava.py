@@ -11,11 +11,10 @@ import pytest
 from slowfast.evaluation.ava_eval import evaluate_ava
 
 REPO = Path(__file__).resolve().parents[2]
-CASES_DIR = REPO / ".." / "shared" / "reference" / "ava_eval_cases"
+CASES_DIR = REPO / "tests" / "data" / "ava_eval_cases"
 CASE = CASES_DIR / "syn2_50x10"
 
 
-@pytest.mark.skipif(not CASE.is_dir(), reason=f"shared reference case not found at {CASE}")
 def test_cli_writes_json_and_prints_table(tmp_path):
     out = tmp_path / "out" / "result.json"
     cmd = [
