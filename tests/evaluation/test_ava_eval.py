@@ -603,12 +603,105 @@ def test_benchmark_50k_keyframes(tmp_path):
 
 
 def test_fast_and_line_by_line_readers_agree():
-    from slowfast.evaluation import ava_eval
+    from slowfast.evaluation import ava_io
 
     for name in ("gt.csv", "det.csv"):
         path = CASES_DIR / "syn6_100x20_ties_unpadded" / name
-        fast = ava_eval._parse_csv_fast(path)
-        slow = ava_eval._parse_csv_slow(path)
+        fast = ava_io._parse_csv_fast(path)
+        slow = ava_io._parse_csv_slow(path)
         assert fast is not None
         for field in ("video_ids", "timestamps", "boxes", "labels", "scores", "lines"):
             assert np.array_equal(getattr(fast, field), getattr(slow, field)), field
+
+
+# ---------------------------------------------------------------------------
+# The two protocols against the reference evaluators' numbers
+# ---------------------------------------------------------------------------
+
+PROTOCOL_NAMES = ("activitynet", "pyslowfast")
+
+
+def assert_matches_expected(result, expected, tol=1e-9):
+    assert set(expected["per_class"]) == {str(c) for c in result["per_class"]}
+    for cid, want in expected["per_class"].items():
+        got = result["per_class"][int(cid)]
+        if want is None:
+            assert math.isnan(got), cid
+        else:
+            assert abs(got - want) <= tol, (cid, got, want)
+    assert abs(result["mAP"] - expected["mAP"]) <= tol
+
+
+@pytest.mark.parametrize("protocol", PROTOCOL_NAMES)
+@pytest.mark.parametrize("case", reference_cases())
+def test_reference_cases_match_the_reference_evaluators(case, protocol):
+    """expected_<protocol>.json: per-class APs printed by get_ava_performance.py / ava_eval_helper.py."""
+    import json
+
+    d = CASES_DIR / case
+    expected = json.loads((d / f"expected_{protocol}.json").read_text())
+    ex = d / "exclusions.csv"
+    ex = ex if ex.is_file() else None
+    got = evaluate_ava(d / "gt.csv", d / "det.csv", d / "labelmap.pbtxt", ex, protocol=protocol)
+    assert got["protocol"] == protocol
+    assert_matches_expected(got, expected)
+    # rows read once (the engine's way) give the same numbers
+    ids = read_labelmap(d / "labelmap.pbtxt")[1]
+    capacity = 50 if protocol == "activitynet" else 0
+    rows = evaluate_ava(read_csv(d / "gt.csv", ids), read_csv(d / "det.csv", ids, capacity), d / "labelmap.pbtxt", ex,
+                        protocol=protocol)
+    assert_matches_expected(rows, expected)
+
+
+def _two_claims(tmp_path):
+    """One box; two detections of its class: IoU 0.9 with score 0.2 (first row), IoU 0.6 with score 0.9."""
+    gt = write(tmp_path, "gt.csv", ["v,0902,0.100,0.100,0.500,0.500,1,0"])
+    det = write(tmp_path, "det.csv", [
+        "v,0902,0.100,0.100,0.480,0.480,1,0.2",
+        "v,0902,0.100,0.100,0.410,0.410,1,0.9",
+    ])
+    lm = write(tmp_path, "l.pbtxt", ['item {', '  name: "a"', '  id: 1', '}'])
+    return gt, det, lm
+
+
+def test_protocols_differ_when_two_detections_claim_one_box(tmp_path):
+    gt, det, lm = _two_claims(tmp_path)
+    # activitynet matches in score order: the 0.9 detection takes the box, precision 1 at recall 1.
+    assert evaluate_ava(gt, det, lm, protocol="activitynet")["per_class"][1] == pytest.approx(1.0)
+    # pyslowfast matches in row order: the 0.2 one takes it; the 0.9 one is a false positive ranked first.
+    assert evaluate_ava(gt, det, lm, protocol="pyslowfast")["per_class"][1] == pytest.approx(0.5)
+    # from model outputs (one row per box and class, box by box) the same holds
+    boxes = [[0.1, 0.1, 0.48, 0.48], [0.1, 0.1, 0.41, 0.41]]
+    kw = dict(class_ids=[1])
+    args = (gt, ["v", "v"], [902, 902], boxes, [[0.2], [0.9]], lm)
+    assert evaluate_ava_from_predictions(*args, protocol="pyslowfast", **kw)["mAP"] == pytest.approx(0.5)
+    assert evaluate_ava_from_predictions(*args, **kw)["mAP"] == pytest.approx(1.0)
+
+
+def test_pyslowfast_keeps_every_detection_and_refuses_a_capacity(tmp_path):
+    gt = write(tmp_path, "gt.csv", ["v,0902,0.100,0.100,0.500,0.500,1,0"])
+    # 50 false positives above the one true positive: activitynet's top-50 cut drops the true one.
+    rows = [f"v,0902,0.600,0.600,0.700,0.700,1,{0.9 - i * 0.001:.3f}" for i in range(50)]
+    det = write(tmp_path, "det.csv", rows + ["v,0902,0.100,0.100,0.500,0.500,1,0.1"])
+    lm = write(tmp_path, "l.pbtxt", ['item {', '  name: "a"', '  id: 1', '}'])
+    assert evaluate_ava(gt, det, lm)["mAP"] == 0.0
+    assert evaluate_ava(gt, det, lm, protocol="pyslowfast")["mAP"] == pytest.approx(1 / 51)
+    with pytest.raises(ValueError, match="capacity 50 does not apply to the pyslowfast"):
+        evaluate_ava(gt, det, lm, protocol="pyslowfast", capacity=50)
+    with pytest.raises(ValueError, match="read them with capacity 0"):
+        evaluate_ava(gt, read_csv(det, capacity=50), lm, protocol="pyslowfast")
+    with pytest.raises(ValueError, match="unknown AVA evaluation protocol 'pascal'"):
+        evaluate_ava(gt, det, lm, protocol="pascal")
+
+
+def test_ground_truth_order_differs_between_the_protocols(tmp_path):
+    """The first detection is equally close to boxes A (file line 1, person 1) and B (line 2, person 2);
+    the second one is exactly B. PySlowFast keeps file order (A first: both match); the ActivityNet
+    reader orders by descending person id (B first: the first detection takes B, the second misses)."""
+    gt = write(tmp_path, "gt.csv", ["v,0902,0.125,0.25,0.5,0.75,1,1", "v,0902,0.25,0.25,0.625,0.75,1,2"])
+    det = write(tmp_path, "det.csv", ["v,0902,0.1875,0.25,0.5625,0.75,1,0.9", "v,0902,0.25,0.25,0.625,0.75,1,0.8"])
+    lm = write(tmp_path, "l.pbtxt", ['item {', '  name: "a"', '  id: 1', '}'])
+    assert evaluate_ava(gt, det, lm, protocol="pyslowfast")["mAP"] == pytest.approx(1.0)
+    assert evaluate_ava(gt, det, lm, protocol="activitynet")["mAP"] == pytest.approx(0.5)
+    # ground truth read once in the official order still counts in file order under pyslowfast
+    assert evaluate_ava(read_csv(gt), det, lm, protocol="pyslowfast")["mAP"] == pytest.approx(1.0)

@@ -58,3 +58,33 @@ def test_cli_reports_bad_input(tmp_path):
     )
     assert proc.returncode == 2
     assert f"{det}:1" in proc.stderr and "columns" in proc.stderr
+
+
+@pytest.mark.parametrize("protocol", ["activitynet", "pyslowfast"])
+def test_cli_protocol_gives_the_reference_numbers(tmp_path, protocol):
+    out = tmp_path / "result.json"
+    cmd = [
+        sys.executable, str(REPO / "tools" / "eval_ava.py"),
+        "--gt", str(CASE / "gt.csv"), "--detections", str(CASE / "det.csv"),
+        "--labelmap", str(CASE / "labelmap.pbtxt"), "--exclusions", str(CASE / "exclusions.csv"),
+        "--protocol", protocol, "--json", str(out),
+    ]
+    proc = subprocess.run(cmd, cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": ""},
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(out.read_text())
+    want = json.loads((CASE / f"expected_{protocol}.json").read_text())
+    assert got["mAP"] == pytest.approx(want["mAP"], abs=1e-9)
+    for cid, ap in want["per_class"].items():
+        assert got["per_class"][cid] is None if ap is None else got["per_class"][cid] == pytest.approx(ap, abs=1e-9)
+
+
+def test_cli_refuses_a_capacity_with_the_pyslowfast_protocol(tmp_path):
+    cmd = [
+        sys.executable, str(REPO / "tools" / "eval_ava.py"),
+        "--gt", str(CASE / "gt.csv"), "--detections", str(CASE / "det.csv"),
+        "--labelmap", str(CASE / "labelmap.pbtxt"), "--protocol", "pyslowfast", "--capacity", "50",
+    ]
+    proc = subprocess.run(cmd, cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": ""},
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "pyslowfast" in proc.stderr
