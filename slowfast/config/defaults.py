@@ -463,6 +463,10 @@ def _add_ava(_C: CfgNode) -> None:
     _C.AVA.EXCLUSION_FILE = "ava_val_excluded_timestamps_v2.2.csv"
     # Ground-truth file for evaluation.
     _C.AVA.GROUNDTRUTH_FILE = "ava_val_v2.2.csv"
+    # Ours: the AVA evaluation rule of val/test. "pyslowfast" (PySlowFast's in-engine one: every
+    # detection, matched in the order the test loop emits them, box by box) or "activitynet" (the
+    # official CLI: top 50 per keyframe, matched in score order); see DATASET.md.
+    _C.AVA.EVAL_PROTOCOL = "pyslowfast"
     # Image processing backend: "cv2" or "pytorch".
     _C.AVA.IMG_PROC_BACKEND = "cv2"
 

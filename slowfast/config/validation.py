@@ -6,6 +6,7 @@ from typing import List
 from fvcore.common.config import CfgNode
 
 from slowfast.config.loading import ConfigError
+from slowfast.evaluation.ava_metric import PROTOCOLS as _AVA_EVAL_PROTOCOLS
 
 _ARCHS = ("c2d", "i3d", "slow", "slowfast", "c2d_nopool", "i3d_nopool", "x3d", "mvit")
 _LR_POLICIES = ("cosine", "steps_with_relative_lrs", "constant")
@@ -112,6 +113,11 @@ def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
         cfg.SOLVER.OPTIMIZING_METHOD in ("sgd", "adamw"),
         problems,
         f"SOLVER.OPTIMIZING_METHOD must be 'sgd' or 'adamw', got '{cfg.SOLVER.OPTIMIZING_METHOD}'.",
+    )
+    _check(
+        cfg.AVA.EVAL_PROTOCOL in _AVA_EVAL_PROTOCOLS,
+        problems,
+        f"AVA.EVAL_PROTOCOL must be one of {_AVA_EVAL_PROTOCOLS}, got '{cfg.AVA.EVAL_PROTOCOL}'.",
     )
     if problems:
         raise ConfigError("Invalid config:\n  - " + "\n  - ".join(problems))

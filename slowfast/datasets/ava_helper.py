@@ -19,7 +19,7 @@ import math
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from fvcore.common.config import CfgNode
@@ -39,6 +39,8 @@ AVA_VALID_FRAMES = range(902, 1799)
 BOX_TOLERANCE = 0.01
 #: Offending rows named in a warning before the rest are only counted.
 _MAX_NAMED = 5
+#: PySlowFast's validation subset (val without ``AVA.FULL_TEST_ON_VAL``): the seconds divisible by this.
+VAL_SUBSET_EVERY_SEC = 4
 
 # (x1, y1, x2, y2) in [0, 1], and the 1-based action ids of the box (-1: no action, a negative).
 BoxLabels = Tuple[List[float], List[int]]
@@ -61,6 +63,19 @@ def clip_frame_indices(center_idx: int, num_frames: int, sampling_rate: int, vid
     """
     start = center_idx - (num_frames * sampling_rate) // 2
     return [min(max(start + k * sampling_rate, 0), video_frames - 1) for k in range(num_frames)]
+
+
+def uses_val_subset(cfg: CfgNode, mode: str) -> bool:
+    """Whether split ``mode`` samples and scores only the validation subset (see ``in_val_subset``)."""
+    return mode == "val" and not cfg.AVA.FULL_TEST_ON_VAL
+
+
+def in_val_subset(seconds: Any) -> Any:
+    """Whether keyframe second(s) belong to the validation subset PySlowFast tracks during training.
+
+    Takes an int or an integer array (elementwise).
+    """
+    return seconds % VAL_SUBSET_EVERY_SEC == 0
 
 
 def _open_text(path: str):
@@ -283,16 +298,15 @@ def load_boxes_and_labels(cfg: CfgNode, mode: str) -> Annotations:
     Train reads ``AVA.TRAIN_GT_BOX_LISTS`` (ground truth) and
     ``AVA.TRAIN_PREDICT_BOX_LISTS``; val and test read
     ``AVA.TEST_PREDICT_BOX_LISTS``. Detected boxes below
-    ``AVA.DETECTION_SCORE_THRESH`` are dropped. Validation keeps only seconds
-    divisible by 4 unless ``AVA.FULL_TEST_ON_VAL``.
+    ``AVA.DETECTION_SCORE_THRESH`` are dropped. Validation keeps only the
+    seconds of ``in_val_subset`` unless ``AVA.FULL_TEST_ON_VAL``.
     """
     gt_lists = list(cfg.AVA.TRAIN_GT_BOX_LISTS) if mode == "train" else []
     pred_lists = list(cfg.AVA.TRAIN_PREDICT_BOX_LISTS if mode == "train" else cfg.AVA.TEST_PREDICT_BOX_LISTS)
     if not gt_lists and not pred_lists:
         raise ValueError(f"No AVA box lists configured for the {mode} split")
-    if mode == "val" and not cfg.AVA.FULL_TEST_ON_VAL:
-        def keep_sec(sec: int) -> bool:
-            return sec % 4 == 0
+    if uses_val_subset(cfg, mode):
+        keep_sec: Callable[[int], bool] = in_val_subset
     else:
         def keep_sec(sec: int) -> bool:
             return True

@@ -4,10 +4,10 @@ The meter keeps this process's predictions; ``finalize`` gathers them from all
 processes, drops keyframes that a distributed sampler repeated, puts the rows
 in dataset order (so results do not depend on the process count), checks that
 every keyframe of the dataset was predicted, and on the main process computes
-the mAP (``slowfast.evaluation.ava_eval``) against ``AVA.GROUNDTRUTH_FILE`` with
-``AVA.LABEL_MAP_FILE`` and ``AVA.EXCLUSION_FILE`` (all under
-``AVA.ANNOTATION_DIR`` unless absolute), logs the per-class AP table and writes
-the detections CSV in the official format.
+the mAP (``slowfast.evaluation.ava_eval``, under ``AVA.EVAL_PROTOCOL``) against
+``AVA.GROUNDTRUTH_FILE`` with ``AVA.LABEL_MAP_FILE`` and ``AVA.EXCLUSION_FILE``
+(all under ``AVA.ANNOTATION_DIR`` unless absolute), logs the per-class AP table
+and writes the detections CSV in the official format.
 """
 
 import logging
@@ -18,14 +18,11 @@ import numpy as np
 import torch
 from fvcore.common.config import CfgNode
 
+from slowfast.datasets import ava_helper
 from slowfast.evaluation import ava_eval
 from slowfast.utils import distributed as du
 
 logger = logging.getLogger(__name__)
-
-#: Detections kept per keyframe: all of them, as PySlowFast's in-memory evaluation does.
-CAPACITY = 0
-
 
 def ava_file(cfg: CfgNode, name: str) -> str:
     """``name`` under ``AVA.ANNOTATION_DIR`` (an absolute ``name`` is kept)."""
@@ -33,8 +30,8 @@ def ava_file(cfg: CfgNode, name: str) -> str:
 
 
 def mini_groundtruth(rows: ava_eval.AvaBoxes) -> ava_eval.AvaBoxes:
-    """The rows of seconds divisible by 4: the validation subset PySlowFast tracks during training."""
-    keep = np.flatnonzero(rows.timestamps % 4 == 0)
+    """The rows of the validation subset PySlowFast tracks during training (``ava_helper.in_val_subset``)."""
+    keep = np.flatnonzero(ava_helper.in_val_subset(rows.timestamps))
     return rows.take(keep, canonical_for=rows.canonical_for)
 
 
@@ -61,7 +58,7 @@ def _first_copy_per_keyframe(keyframes: np.ndarray, item_uid: np.ndarray) -> np.
 class AVAMeter:
     """AVA detection meter for the val (``mode="val"``) or test split.
 
-    Validation scores against the seconds divisible by 4 unless
+    Validation scores against the subset of ``ava_helper.in_val_subset`` unless
     ``AVA.FULL_TEST_ON_VAL``, as PySlowFast does (the dataset samples the same
     seconds).
 
@@ -77,7 +74,7 @@ class AVAMeter:
         self.mode = mode
         self.video_idx_to_name = list(video_idx_to_name)
         self.num_keyframes = num_keyframes
-        self.full_test = mode == "test" or cfg.AVA.FULL_TEST_ON_VAL
+        self.full_test = not ava_helper.uses_val_subset(cfg, mode)
         self.categories, class_ids = ava_eval.read_labelmap(ava_file(cfg, cfg.AVA.LABEL_MAP_FILE))
         self.class_ids = sorted(class_ids)
         too_big = [c for c in self.class_ids if c > cfg.MODEL.NUM_CLASSES]
@@ -173,12 +170,12 @@ class AVAMeter:
         )
         self._warn_unpredicted_groundtruth(videos, seconds)
         result = ava_eval.evaluate_ava(
-            self.groundtruth, detections, self.categories, self.excluded_keys, capacity=CAPACITY
+            self.groundtruth, detections, self.categories, self.excluded_keys, protocol=self.cfg.AVA.EVAL_PROTOCOL
         )
         logger.info(
-            "AVA %s frame-mAP@0.5IOU over %d keyframes, %d boxes (%s ground truth):\n%s",
-            self.mode, np.unique(data["keyframes"]).size, scores.shape[0],
-            "full" if self.full_test else "seconds divisible by 4 of the", ava_eval.format_results(result),
+            "AVA %s frame-mAP@0.5IOU (%s protocol) over %d keyframes, %d boxes (%s ground truth):\n%s",
+            self.mode, self.cfg.AVA.EVAL_PROTOCOL, np.unique(data["keyframes"]).size, scores.shape[0],
+            "full" if self.full_test else "validation-subset seconds of the", ava_eval.format_results(result),
         )
         out: Dict[str, Any] = {"map": result["mAP"], "per_class": result["per_class"]}
         if output_dir:

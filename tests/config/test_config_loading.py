@@ -190,3 +190,10 @@ def test_run_net_help():
 def test_yaml_scientific_notation_is_a_float(tmp_path):
     cfg = merge_from_file(get_cfg(), str(write(tmp_path / "a.yaml", "SOLVER:\n  WEIGHT_DECAY: 1e-4\n")))
     assert cfg.SOLVER.WEIGHT_DECAY == pytest.approx(1e-4)
+
+
+def test_ava_eval_protocol_defaults_to_pyslowfast_and_rejects_unknown_values():
+    assert get_cfg().AVA.EVAL_PROTOCOL == "pyslowfast"
+    cfg = merge_from_list(get_cfg(), ["AVA.EVAL_PROTOCOL", "voc"])
+    with pytest.raises(ConfigError, match="AVA.EVAL_PROTOCOL must be one of .*'voc'"):
+        assert_and_infer_cfg(cfg)

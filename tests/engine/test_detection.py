@@ -175,3 +175,24 @@ def test_eval_and_test_passes_with_a_model(ava_root, tmp_path, caplog):
         rows = list(csv.reader(f))
     assert len(rows) == 5 * test["num_boxes"] and {r[0] for r in rows} == {"synth_val_000", "synth_val_001"}
     assert model.training is False
+
+
+@pytest.mark.parametrize("protocol, expected", [("pyslowfast", 0.5), ("activitynet", 1.0)])
+def test_eval_protocol_decides_which_of_two_boxes_claims_a_person(ava_root, protocol, expected):
+    """Each person is predicted twice with the same box: first at 0.4, then at 0.9 (box order).
+
+    PySlowFast's rule matches in box order (the 0.4 copy takes the person, every 0.9 copy is a false
+    positive ranked above all true positives: AP 0.5); the ActivityNet rule matches in score order (1.0).
+    """
+    cfg = make_cfg(ava_root, "AVA.EVAL_PROTOCOL", protocol)
+    truth = Truth(ava_root)
+    meter = AVAMeter(cfg, "test", truth.videos, len(truth.keyframe_of))
+    by_key: Dict[Tuple[str, int], list] = {}
+    for row in truth.rows:
+        by_key.setdefault(row[:2], []).extend([row, row])
+    for rows in by_key.values():
+        preds, ori, meta, kf = truth.batch(rows)
+        preds[0::2] *= 0.4
+        preds[1::2] *= 0.9
+        meter.update_stats(preds, ori, meta, kf)
+    assert meter.finalize()["map"] == pytest.approx(expected)

@@ -17,7 +17,7 @@ AVA_CFG = REPO / "configs" / "Synthetic" / "AVA_SLOWFAST_R18_CPU.yaml"
 def evaluate(root: Path, detections) -> float:
     ann = root / "annotations"
     result = ava_eval.evaluate_ava(
-        str(ann / syn.VAL_GT), detections, str(ann / syn.LABEL_MAP), str(ann / syn.EXCLUSIONS), capacity=0
+        str(ann / syn.VAL_GT), detections, str(ann / syn.LABEL_MAP), str(ann / syn.EXCLUSIONS), protocol="pyslowfast"
     )
     return result["mAP"]
 
