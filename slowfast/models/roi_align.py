@@ -75,7 +75,9 @@ _tv_failed: Dict[Tuple[str, torch.dtype], bool] = {}
 def _get_torchvision_roi_align() -> Optional[Callable]:
     """torchvision.ops.roi_align if torchvision imports and its compiled op is registered, else None.
 
-    Tried once per process; a failure is logged once at debug level and never raised.
+    Tried once per process and never raised. torchvision not installed is the normal case
+    (debug message); installed but unusable (say, built for another torch) means falling back to
+    the PyTorch implementation, which is logged once at WARNING level.
     """
     global _tv_roi_align
     if _tv_roi_align is None:
@@ -87,8 +89,10 @@ def _get_torchvision_roi_align() -> Optional[Callable]:
             torch.ops.torchvision.roi_align  # noqa: B018
             _tv_roi_align = torchvision.ops.roi_align
         except (ImportError, RuntimeError, OSError, AttributeError) as err:
-            logger.debug("torchvision roi_align unavailable (%s: %s); using the PyTorch implementation",
-                         type(err).__name__, err)
+            not_installed = isinstance(err, ModuleNotFoundError) and err.name == "torchvision"
+            logger.log(logging.DEBUG if not_installed else logging.WARNING,
+                       "torchvision roi_align unavailable (%s: %s); using the PyTorch implementation",
+                       type(err).__name__, err)
             _tv_roi_align = False
     return _tv_roi_align or None
 
@@ -332,8 +336,8 @@ def roi_align(input: Tensor, rois: Tensor, output_size: Union[int, Tuple[int, in
         if backend == "torchvision":
             raise
         _tv_failed[key] = True
-        logger.debug("torchvision roi_align failed on %s/%s (%s); using the PyTorch implementation from now on",
-                     key[0], key[1], err)
+        logger.warning("torchvision roi_align failed on %s/%s (%s); using the PyTorch implementation from now on",
+                       key[0], key[1], err)
         return _roi_align_torch(input, rois, (oh, ow), spatial_scale, sampling_ratio, aligned)
 
 

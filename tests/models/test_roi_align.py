@@ -1,5 +1,6 @@
 """Tests for slowfast.models.roi_align against a slow loop-by-loop reference."""
 
+import logging
 import math
 
 import pytest
@@ -398,3 +399,61 @@ def test_bad_arguments_raise():
         roi_align(x, rois, 2, 1.0, 0, True, backend="cuda")
     with pytest.raises(ValueError, match="backend"):
         ROIAlign(2, 1.0, 0, backend="nope")
+
+
+def test_fallback_from_a_failing_torchvision_kernel_warns_once(monkeypatch, caplog):
+    from slowfast.models import roi_align as mod
+
+    calls = []
+
+    def broken_kernel(*args, **kwargs):
+        calls.append(1)
+        raise RuntimeError("no kernel for this device")
+
+    monkeypatch.setattr(mod, "_tv_roi_align", broken_kernel)
+    monkeypatch.setattr(mod, "_tv_failed", {})
+    x = torch.randn(1, 2, 4, 4, dtype=torch.float64)
+    rois = torch.tensor([[0, 0.0, 0.0, 2.0, 2.0]], dtype=torch.float64)
+    with caplog.at_level(logging.DEBUG, logger=mod.__name__):
+        first = roi_align(x, rois, 2, 1.0, 0, True)
+        second = roi_align(x, rois, 2, 1.0, 0, True)
+    torch.testing.assert_close(first, roi_align(x, rois, 2, 1.0, 0, True, backend="torch"))
+    torch.testing.assert_close(second, first)
+    assert len(calls) == 1  # not retried after the first failure
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "using the PyTorch implementation" in warnings[0].getMessage()
+
+
+def test_unusable_torchvision_install_warns_but_a_missing_one_does_not(monkeypatch, caplog):
+    import sys
+    import types
+
+    from slowfast.models import roi_align as mod
+
+    class NotInstalled:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] == "torchvision":
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+            return None
+
+    for name in ("torchvision", "torchvision.ops"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.setattr(sys, "meta_path", [NotInstalled(), *sys.meta_path])
+    monkeypatch.setattr(mod, "_tv_roi_align", None)
+    with caplog.at_level(logging.DEBUG, logger=mod.__name__):
+        assert not mod.torchvision_roi_align_available()
+    assert [r.levelno for r in caplog.records] == [logging.DEBUG]
+    caplog.clear()
+    monkeypatch.setattr(sys, "meta_path", sys.meta_path[1:])
+    # installed, but its compiled ops are not registered (a torchvision built for another torch)
+    fake = types.ModuleType("torchvision")
+    fake.__path__ = []
+    fake_ops = types.ModuleType("torchvision.ops")
+    fake.ops = fake_ops
+    monkeypatch.setitem(sys.modules, "torchvision", fake)
+    monkeypatch.setitem(sys.modules, "torchvision.ops", fake_ops)
+    monkeypatch.setattr(mod, "_tv_roi_align", None)
+    with caplog.at_level(logging.DEBUG, logger=mod.__name__):
+        assert not mod.torchvision_roi_align_available()
+        assert not mod.torchvision_roi_align_available()
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]
