@@ -20,19 +20,16 @@ Keyframes are at seconds 902, 903, ... (frame ``(sec - 900) * 30``), so the
 real keyframe arithmetic is exercised.
 """
 
-import contextlib
-import json
 import logging
 import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
 
 from slowfast.datasets.ava_helper import AVA_START_SEC, FPS
+from slowfast.datasets.generated import LOCK_NAME, TMP_PREFIX, ensure_generated
 
 logger = logging.getLogger(__name__)
 
@@ -310,65 +307,36 @@ def _generate(spec: AvaSyntheticSpec, root: str) -> None:
     _write_text(os.path.join(ann, EXCLUSIONS), excluded)
 
 
-def _read_marker(root: str) -> Optional[dict]:
-    try:
-        with open(os.path.join(root, MARKER)) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
-@contextlib.contextmanager
-def _lock(path: str) -> Iterator[None]:
-    with open(path, "a") as handle:
-        try:
-            import fcntl
-        except ImportError:
-            yield
-            return
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
 def ensure_synthetic_ava(out_dir: str, spec: Optional[AvaSyntheticSpec] = None, force: bool = False) -> str:
     """Generate the synthetic AVA set in ``out_dir`` unless it is already there; returns the absolute folder.
 
-    Generation happens in a temporary folder that is renamed into place, under
-    a file lock, and the marker recording ``spec`` is written last, so a
-    crashed or concurrent run never leaves a half-written dataset that looks
-    complete. A non-empty folder without the marker is refused.
+    Follows ``generated.ensure_generated``: generation in a temporary folder
+    moved into place under a file lock, the marker recording ``spec`` written
+    last, so a crashed or concurrent run never leaves a half-written dataset
+    that looks complete. A non-empty folder without the marker is refused.
     """
     spec = spec or AvaSyntheticSpec()
     spec.validate()
     root = os.path.abspath(os.path.expanduser(out_dir))
-    if not force and (_read_marker(root) or {}).get("spec") == asdict(spec):
-        return root
-    os.makedirs(root, exist_ok=True)
-    with _lock(os.path.join(root, ".lock")):
-        marker = _read_marker(root)
-        if not force and (marker or {}).get("spec") == asdict(spec):
-            return root
-        ours = {FRAME_DIR, FRAME_LIST_DIR, ANNOTATION_DIR, MARKER, ".lock"}
-        foreign = [n for n in os.listdir(root) if n not in ours and not n.startswith(".tmp-")]
-        if marker is None and (foreign or any(os.path.exists(os.path.join(root, n)) for n in ours - {".lock"})):
-            raise FileExistsError(f"{root} is not empty and holds no {MARKER}: refusing to overwrite it")
-        work = tempfile.mkdtemp(dir=root, prefix=".tmp-")
-        try:
-            _generate(spec, work)
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(os.path.join(root, MARKER))
-            for name in (FRAME_DIR, FRAME_LIST_DIR, ANNOTATION_DIR):
-                shutil.rmtree(os.path.join(root, name), ignore_errors=True)
-                os.replace(os.path.join(work, name), os.path.join(root, name))
-            with open(os.path.join(work, MARKER), "w") as f:
-                json.dump({"spec": asdict(spec)}, f, indent=1)
-            os.replace(os.path.join(work, MARKER), os.path.join(root, MARKER))
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    logger.info("Wrote the synthetic AVA dataset (%s) to %s", spec, root)
+    entries = (FRAME_DIR, FRAME_LIST_DIR, ANNOTATION_DIR)
+
+    def holds_data(folder: str) -> bool:
+        ours = {*entries, MARKER, LOCK_NAME}
+        foreign = [n for n in os.listdir(folder) if n not in ours and not n.startswith(TMP_PREFIX)]
+        return bool(foreign) or any(os.path.exists(os.path.join(folder, n)) for n in entries)
+
+    wrote = ensure_generated(
+        root,
+        marker=MARKER,
+        spec=asdict(spec),
+        entries=entries,
+        generate=lambda work, _final: _generate(spec, work),
+        holds_data=holds_data,
+        refusal=f"is not empty and holds no {MARKER}: refusing to overwrite it",
+        force=force,
+    )
+    if wrote:
+        logger.info("Wrote the synthetic AVA dataset (%s) to %s", spec, root)
     return root
 
 

@@ -9,14 +9,11 @@ frame edges, so every frame taken alone has the same distribution whatever the
 class: only a model that relates frames over time can beat chance.
 """
 
-import contextlib
 import json
 import logging
 import math
 import os
 import random
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from typing import Dict, Iterator, List, Optional, Tuple
 
@@ -27,6 +24,7 @@ import torch
 from fvcore.common.config import CfgNode
 
 from slowfast.datasets.build import DATASET_REGISTRY
+from slowfast.datasets.generated import atomic_write, ensure_generated, is_generated
 from slowfast.datasets.kinetics import Kinetics
 
 logger = logging.getLogger(__name__)
@@ -191,81 +189,41 @@ def _write_splits(spec: SyntheticSpec, work_dir: str, final_dir: str) -> Dict[st
     return rows
 
 
-def _read_marker(out_dir: str) -> Optional[dict]:
-    try:
-        with open(os.path.join(out_dir, MARKER)) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
 def is_complete(out_dir: str, spec: SyntheticSpec) -> bool:
     """True when ``out_dir`` holds a finished dataset generated with ``spec``."""
-    marker = _read_marker(out_dir)
-    return marker is not None and marker.get("spec") == asdict(spec)
+    return is_generated(out_dir, MARKER, asdict(spec))
 
 
-@contextlib.contextmanager
-def _exclusive_lock(path: str) -> Iterator[None]:
-    """An advisory inter-process lock (fcntl); released when the holder exits, even by a crash."""
-    with open(path, "a") as handle:
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: renames below are still atomic
-            yield
-            return
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-def _atomic_write(path: str, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+def _generate(spec: SyntheticSpec, work: str, out_dir: str) -> None:
+    rows = _write_splits(spec, work, out_dir)
+    for split, split_rows in rows.items():
+        atomic_write(os.path.join(work, f"{split}.csv"), "".join(f"{p} {y}\n" for p, y in split_rows))
+    atomic_write(os.path.join(work, "classes.json"), json.dumps(class_names(spec.num_classes)) + "\n")
 
 
 def ensure_synthetic_dataset(out_dir: str, spec: Optional[SyntheticSpec] = None, force: bool = False) -> str:
     """Create the dataset in ``out_dir`` unless it is already there; returns the absolute folder.
 
-    Safe to call from several processes at once (e.g. distributed ranks): one
-    generates under a file lock while the others wait, and the marker file that
-    says "complete" is written last. A folder that already holds a csv list but
-    no marker is left alone (an error), so a real dataset is never overwritten.
+    Safe to call from several processes at once (``generated.ensure_generated``:
+    a file lock, the marker written last). A folder that already holds a csv
+    list but no marker is left alone (an error), so a real dataset is never
+    overwritten.
     """
     spec = spec or SyntheticSpec()
     spec.validate()
     out_dir = os.path.abspath(os.path.expanduser(out_dir))
-    if not force and is_complete(out_dir, spec):
-        return out_dir
-    os.makedirs(out_dir, exist_ok=True)
-    with _exclusive_lock(os.path.join(out_dir, ".lock")):
-        if not force and is_complete(out_dir, spec):
-            return out_dir
-        marker = _read_marker(out_dir)
-        if marker is None and any(os.path.exists(os.path.join(out_dir, f"{s}.csv")) for s in SPLITS):
-            raise FileExistsError(
-                f"{out_dir} holds dataset lists but no {MARKER}: not a synthetic dataset, refusing to overwrite it"
-            )
-        if marker is not None:
-            logger.info("Regenerating the synthetic dataset in %s with new settings", out_dir)
-        work = tempfile.mkdtemp(dir=out_dir, prefix=".tmp-")
-        try:
-            rows = _write_splits(spec, work, out_dir)
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(os.path.join(out_dir, MARKER))
-            shutil.rmtree(os.path.join(out_dir, "videos"), ignore_errors=True)
-            os.replace(os.path.join(work, "videos"), os.path.join(out_dir, "videos"))
-            for split, split_rows in rows.items():
-                _atomic_write(os.path.join(out_dir, f"{split}.csv"), "".join(f"{p} {y}\n" for p, y in split_rows))
-            _atomic_write(os.path.join(out_dir, "classes.json"), json.dumps(class_names(spec.num_classes)) + "\n")
-            _atomic_write(os.path.join(out_dir, MARKER), json.dumps({"spec": asdict(spec)}, indent=1) + "\n")
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    logger.info("Wrote the synthetic dataset (%s) to %s", spec, out_dir)
+    wrote = ensure_generated(
+        out_dir,
+        marker=MARKER,
+        spec=asdict(spec),
+        entries=["videos", *(f"{s}.csv" for s in SPLITS), "classes.json"],
+        generate=lambda work, final: _generate(spec, work, final),
+        holds_data=lambda root: any(os.path.exists(os.path.join(root, f"{s}.csv")) for s in SPLITS),
+        refusal=f"holds dataset lists but no {MARKER}: not a synthetic dataset, refusing to overwrite it",
+        force=force,
+    )
+    if wrote:
+        logger.info("Wrote the synthetic dataset (%s) to %s", spec, out_dir)
     return out_dir
 
 
