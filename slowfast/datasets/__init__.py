@@ -5,9 +5,10 @@
 """
 
 from slowfast.datasets.ava_dataset import Ava
+from slowfast.datasets.ava_synthetic import AvaSynthetic
 from slowfast.datasets.build import DATASET_REGISTRY, build_dataset
 from slowfast.datasets.decoder import DecodeError
 from slowfast.datasets.kinetics import DatasetFormatError, Kinetics
 from slowfast.datasets.synthetic import Synthetic
 
-__all__ = ["Ava", "DATASET_REGISTRY", "DatasetFormatError", "DecodeError", "Kinetics", "Synthetic", "build_dataset"]
+__all__ = ["Ava", "AvaSynthetic", "DATASET_REGISTRY", "DatasetFormatError", "DecodeError", "Kinetics", "Synthetic", "build_dataset"]

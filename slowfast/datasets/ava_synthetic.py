@@ -27,9 +27,12 @@ from typing import Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
+from fvcore.common.config import CfgNode
 
+from slowfast.datasets.ava_dataset import Ava
 from slowfast.datasets.ava_helper import AVA_START_SEC, FPS
-from slowfast.datasets.generated import LOCK_NAME, TMP_PREFIX, ensure_generated
+from slowfast.datasets.build import DATASET_REGISTRY
+from slowfast.datasets.generated import LOCK_NAME, TMP_PREFIX, ensure_generated, read_marker
 
 logger = logging.getLogger(__name__)
 
@@ -347,3 +350,43 @@ def config_overrides(root: str) -> List[str]:
         "AVA.FRAME_LIST_DIR", os.path.join(root, FRAME_LIST_DIR),
         "AVA.ANNOTATION_DIR", os.path.join(root, ANNOTATION_DIR),
     ]
+
+
+#: What the ``AvaSynthetic`` dataset writes when its folder is empty (its threshold matches the CPU config's).
+FIRST_USE_SPEC = AvaSyntheticSpec()
+_AVA_DIR_KEYS = ("AVA.FRAME_DIR", "AVA.FRAME_LIST_DIR", "AVA.ANNOTATION_DIR")
+
+
+def synthetic_root(cfg: CfgNode) -> str:
+    """The folder holding ``frames/``, ``frame_lists/`` and ``annotations/`` that the ``AVA.*`` dirs name.
+
+    Raises:
+        ValueError: naming the keys, when the three folders are not siblings in that layout.
+    """
+    given = [cfg.AVA.FRAME_DIR, cfg.AVA.FRAME_LIST_DIR, cfg.AVA.ANNOTATION_DIR]
+    root = os.path.dirname(os.path.normpath(given[0]))
+    expected = config_overrides(root)[1::2]
+    wrong = [f"{k}={g!r} (expected {e!r})" for k, g, e in zip(_AVA_DIR_KEYS, given, expected)
+             if os.path.normpath(g) != os.path.normpath(e)]
+    if wrong:
+        raise ValueError(
+            "the AvaSynthetic dataset writes <root>/frames, <root>/frame_lists and <root>/annotations; "
+            f"set {', '.join(_AVA_DIR_KEYS)} accordingly: " + "; ".join(wrong)
+        )
+    return root
+
+
+@DATASET_REGISTRY.register()
+class AvaSynthetic(Ava):
+    """The synthetic mini-AVA, written on first use (``FIRST_USE_SPEC``) into the folders ``AVA.*`` name.
+
+    A folder that already holds a synthetic set (any spec, e.g. one written by
+    ``tools/make_synthetic_ava.py`` with other options) is used as it is; the
+    dataset then reads it exactly as the ``Ava`` dataset does.
+    """
+
+    def __init__(self, cfg: CfgNode, split: str) -> None:
+        root = synthetic_root(cfg)
+        if read_marker(root, MARKER) is None:
+            ensure_synthetic_ava(root, FIRST_USE_SPEC)
+        super().__init__(cfg, split)

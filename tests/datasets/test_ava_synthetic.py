@@ -106,3 +106,39 @@ def test_tool_writes_the_dataset_and_prints_overrides(tmp_path, capsys):
     assert tool.main(argv) == 0
     assert f"AVA.FRAME_DIR {out}/frames" in capsys.readouterr().out
     assert (out / "annotations" / syn.VAL_GT).exists()
+
+
+def _cpu_config(*overrides):
+    from slowfast.config import get_cfg
+
+    cfg = get_cfg()
+    cfg.merge_from_file(str(REPO / "configs" / "Synthetic" / "AVA_SLOWFAST_R18_CPU.yaml"))
+    cfg.merge_from_list(["DATA_LOADER.NUM_WORKERS", 0, *overrides])
+    return cfg
+
+
+def test_cpu_config_writes_its_data_on_first_use(tmp_path, monkeypatch):
+    from slowfast.datasets import build_dataset
+
+    monkeypatch.setattr(syn, "FIRST_USE_SPEC", TINY)
+    data = tmp_path / "fresh"
+    cfg = _cpu_config(*syn.config_overrides(str(data)))
+    assert cfg.TRAIN.DATASET == cfg.TEST.DATASET == "AvaSynthetic"
+    train = build_dataset(cfg.TRAIN.DATASET, cfg, "train")
+    assert len(train) == TINY.num_train_videos * TINY.keyframes_per_video
+    marker = data / syn.MARKER
+    stamp = marker.stat().st_mtime_ns
+    val = build_dataset(cfg.TEST.DATASET, cfg, "val")  # already there: read, not regenerated
+    assert len(val) > 0 and marker.stat().st_mtime_ns == stamp
+    # a set written with other options is used as it is
+    monkeypatch.setattr(syn, "FIRST_USE_SPEC", syn.AvaSyntheticSpec())
+    assert len(build_dataset(cfg.TRAIN.DATASET, cfg, "train")) == len(train)
+
+
+def test_synthetic_dataset_needs_the_generated_layout(tmp_path):
+    from slowfast.datasets import build_dataset
+
+    overrides = syn.config_overrides(str(tmp_path))
+    overrides[overrides.index("AVA.ANNOTATION_DIR") + 1] = str(tmp_path / "elsewhere")
+    with pytest.raises(ValueError, match="AVA.ANNOTATION_DIR="):
+        build_dataset("AvaSynthetic", _cpu_config(*overrides), "train")
