@@ -13,7 +13,6 @@ Bad input gives a ``DatasetFormatError`` naming the file and line, or a counted
 warning naming the first offending rows (see ``AnnotationIssues``).
 """
 
-import csv
 import logging
 import math
 import os
@@ -26,6 +25,7 @@ from fvcore.common.config import CfgNode
 from iopath.common.file_io import g_pathmgr
 
 from slowfast.datasets.kinetics import DatasetFormatError
+from slowfast.evaluation.ava_io import iter_csv_rows, parse_row
 
 logger = logging.getLogger(__name__)
 
@@ -186,11 +186,8 @@ class Annotations:
     num_labels: int = 0
 
 
-def _parse_box(row: List[str], where: str, issues: AnnotationIssues) -> Optional[List[float]]:
-    try:
-        box = [float(v) for v in row[2:6]]
-    except ValueError:
-        raise DatasetFormatError(f"{where}: box coordinates must be numbers, got {row[2:6]!r}") from None
+def _check_box(box: List[float], row: List[str], where: str, issues: AnnotationIssues) -> Optional[List[float]]:
+    """The dataset's box rules: finite, inside [0, 1] up to ``BOX_TOLERANCE`` (clipped), non-degenerate."""
     if not all(math.isfinite(v) for v in box):
         raise DatasetFormatError(f"{where}: box coordinates must be finite, got {row[2:6]!r}")
     if min(box) < -BOX_TOLERANCE or max(box) > 1.0 + BOX_TOLERANCE:
@@ -232,48 +229,28 @@ def read_box_csv(
     issues = out.issues
     scores_above_one = 0
     with _open_text(path) as f:
-        reader = csv.reader(f)
-        for row in reader:
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            where = f"{path}:{reader.line_num}"
-            expected = (8,) if not is_gt else (7, 8)
-            if len(row) not in expected:
-                kind = "video_id,timestamp,x1,y1,x2,y2,action_id,score" if not is_gt else (
-                    "video_id,timestamp,x1,y1,x2,y2,action_id[,person_id]"
-                )
-                raise DatasetFormatError(f"{where}: expected {' or '.join(map(str, expected))} columns ({kind}), "
-                                         f"got {len(row)}: {','.join(row)[:200]!r}")
+        for line_num, row in iter_csv_rows(f):
+            where = f"{path}:{line_num}"
+            video, sec, box, label, score = parse_row(
+                row, where, columns=(7, 8) if is_gt else (8,), allow_empty_action=True, parse_score=not is_gt,
+                error=DatasetFormatError,
+            )
             if not is_gt:
-                try:
-                    score = float(row[7])
-                except ValueError:
-                    raise DatasetFormatError(f"{where}: score {row[7]!r} is not a number") from None
                 scores_above_one += score > 1.0
                 if score < score_thresh:
                     issues.below_threshold += 1
                     continue
-            video = row[0]
-            try:
-                sec = int(row[1])
-            except ValueError:
-                raise DatasetFormatError(f"{where}: timestamp {row[1]!r} is not an integer") from None
             if sec not in AVA_VALID_FRAMES:
                 issues.outside_valid_seconds += 1
                 continue
             if not keep_sec(sec):
                 issues.not_sampled += 1
                 continue
-            action = row[6].strip()
-            try:
-                label = -1 if action == "" else int(action)
-            except ValueError:
-                raise DatasetFormatError(f"{where}: action id {action!r} is not an integer") from None
             if label != -1 and not 1 <= label <= num_classes:
                 raise DatasetFormatError(
                     f"{where}: action id {label} is outside 1..{num_classes} (MODEL.NUM_CLASSES)"
                 )
-            box = _parse_box(row, where, issues)
+            box = _check_box(box, row, where, issues)
             if box is None:
                 continue
             out.first_row.setdefault(video, where)

@@ -22,7 +22,7 @@ import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 
@@ -360,49 +360,89 @@ def _parse_csv_fast(path: PathLike) -> Optional[AvaBoxes]:
     return rows
 
 
+#: The columns of an AVA box CSV, for error messages.
+ROW_LAYOUT = "video_id, timestamp, x1, y1, x2, y2, action_id[, score or person_id]"
+#: A parsed row: video id, second, ``[x1, y1, x2, y2]``, action id (-1 for an empty one where allowed),
+#: and the 8th column (1.0 when absent or not parsed).
+AvaRow = Tuple[str, int, List[float], int, float]
+
+
+def iter_csv_rows(f: Iterable[str]) -> Iterator[Tuple[int, List[str]]]:
+    """``(line number, fields)`` of the non-blank rows of an open CSV file."""
+    reader = csv.reader(f)
+    for row in reader:
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        yield reader.line_num, row
+
+
+def parse_row(
+    row: List[str],
+    where: str,
+    *,
+    columns: Tuple[int, ...] = (7, 8),
+    allow_empty_action: bool = False,
+    parse_score: bool = True,
+    error: type = ValueError,
+) -> AvaRow:
+    """Parses one row of an AVA box CSV: the grammar shared by the evaluator and the AVA dataset.
+
+    Args:
+        row: the fields.
+        where: ``file:line`` for error messages.
+        columns: accepted numbers of fields.
+        allow_empty_action: an empty action id gives -1 (detected-box lists of the dataset).
+        parse_score: parse the 8th column (score, or person id in ground truth).
+        error: the exception class raised (a ``ValueError`` subclass).
+
+    Raises:
+        ``error`` naming ``where`` for a wrong column count or a non-numeric field.
+    """
+    if len(row) not in columns:
+        layout = ROW_LAYOUT if 7 in columns else ROW_LAYOUT.replace("[, score or person_id]", ", score")
+        raise error(
+            f"{where}: expected {' or '.join(map(str, columns))} columns ({layout}), "
+            f"got {len(row)}: {','.join(row)[:200]!r}"
+        )
+    try:
+        sec = int(row[1])
+    except ValueError:
+        raise error(f"{where}: timestamp {row[1]!r} is not an integer") from None
+    try:
+        box = [float(v) for v in row[2:6]]
+    except ValueError:
+        raise error(f"{where}: box coordinates must be numbers, got {row[2:6]!r}") from None
+    action = row[6].strip()
+    try:
+        label = -1 if allow_empty_action and action == "" else int(action)
+    except ValueError:
+        raise error(f"{where}: action id {action!r} is not an integer") from None
+    score = 1.0
+    if parse_score and len(row) > 7:
+        try:
+            score = float(row[7])
+        except ValueError:
+            raise error(f"{where}: score (8th column) {row[7]!r} is not a number") from None
+    return row[0], sec, box, label, score
+
+
 def _parse_csv_slow(path: PathLike) -> AvaBoxes:
-    """Line-by-line reader with the official rules and precise error messages."""
+    """Line-by-line reader (``parse_row``) with precise error messages."""
     vids: List[str] = []
     ts: List[int] = []
-    coords: List[Tuple[float, float, float, float]] = []
+    coords: List[List[float]] = []
     labs: List[int] = []
     scores: List[float] = []
     lines: List[int] = []
     with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        for row in reader:
-            if not row:
-                continue
-            where = f"{path}:{reader.line_num}"
-            if len(row) not in (7, 8):
-                raise ValueError(
-                    f"{where}: expected 7 or 8 columns (video_id, timestamp, x1, y1, x2, y2, action_id[, score]), "
-                    f"got {len(row)}: {','.join(row)[:200]!r}"
-                )
-            try:
-                t = int(row[1])
-            except ValueError:
-                raise ValueError(f"{where}: timestamp must be an integer, got {row[1]!r}") from None
-            try:
-                box = tuple(float(v) for v in row[2:6])
-            except ValueError:
-                raise ValueError(f"{where}: box coordinates must be numbers, got {row[2:6]!r}") from None
-            try:
-                lab = int(row[6])
-            except ValueError:
-                raise ValueError(f"{where}: action id must be an integer, got {row[6]!r}") from None
-            score = 1.0
-            if len(row) == 8:
-                try:
-                    score = float(row[7])
-                except ValueError:
-                    raise ValueError(f"{where}: 8th column (score / person id) must be a number, got {row[7]!r}") from None
-            vids.append(row[0])
+        for line_num, row in iter_csv_rows(f):
+            vid, t, box, lab, score = parse_row(row, f"{path}:{line_num}")
+            vids.append(vid)
             ts.append(t)
-            coords.append(box)  # type: ignore[arg-type]
+            coords.append(box)
             labs.append(lab)
             scores.append(score)
-            lines.append(reader.line_num)
+            lines.append(line_num)
     n = len(vids)
     vid_arr = np.empty(n, dtype=object)
     vid_arr[:] = vids

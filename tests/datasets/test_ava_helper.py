@@ -190,3 +190,20 @@ def test_keyframe_data_lists_seconds_in_order():
     assert keyframes == [(0, 0, 902, 60), (0, 1, 903, 90)]
     assert boxes[0][0][1] == ([0, 0, 0.5, 0.5], [3]) and boxes[1] == [] and boxes[2] == []
     assert ava_helper.get_num_boxes_used(keyframes, boxes) == 3
+
+
+@pytest.mark.parametrize(
+    "row",
+    ["vidA,09x2,0.1,0.2,0.5,0.9,1,0.9", "vidA,0902,0.1,zero,0.5,0.9,1,0.9", "vidA,0902,0.1,0.2,0.5,0.9,one,0.9",
+     "vidA,0902,0.1,0.2,0.5,0.9,1,high"],
+)
+def test_dataset_and_evaluator_read_rows_with_one_grammar(tmp_path, row):
+    """The AVA dataset and the evaluator parse box CSVs with the same row parser (ava_io.parse_row)."""
+    from slowfast.evaluation.ava_io import _parse_csv_slow
+
+    path = write(tmp_path / "det.csv", f"vidA,0902,0.1,0.2,0.5,0.9,1,0.9\n{row}\n")
+    with pytest.raises(DatasetFormatError) as dataset_error:
+        read(path, is_gt=False)
+    with pytest.raises(ValueError) as eval_error:
+        _parse_csv_slow(path)
+    assert str(dataset_error.value) == str(eval_error.value) and f"{path}:2" in str(dataset_error.value)
