@@ -349,7 +349,8 @@ def _add_data(_C: CfgNode) -> None:
     _C.DATA.DECODING_BACKEND = "pyav"
     # Decoder threads: "none", "auto" or a number of threads (ours).
     _C.DATA.DECODE_THREADS = "none"
-    # Use offset sampling for Charades-style uniform training clips.
+    # Test clip k of K starts at k * floor(delta / (K - 1)) (first at the start, last at the end, one
+    # clip in the middle) instead of delta * k / K (delta: video frames minus window frames).
     _C.DATA.USE_OFFSET_SAMPLING = False
     # Eigenvalues of the PCA colour jitter.
     _C.DATA.TRAIN_PCA_EIGVAL = [0.225, 0.224, 0.229]

@@ -14,13 +14,12 @@ from fvcore.common.config import CfgNode
 from iopath.common.file_io import g_pathmgr
 from torch.utils.data import Dataset
 
-from slowfast.datasets import decoder, transform
+from slowfast.datasets import decoder, sampling, transform
 from slowfast.datasets.build import DATASET_REGISTRY
 from slowfast.datasets.utils import (
     normalize_to_cthw,
     pack_pathway_output,
     retry_with_other_items,
-    tensor_normalize,
 )
 
 logger = logging.getLogger(__name__)
@@ -101,9 +100,7 @@ class Kinetics(Dataset):
     across worker processes.
     """
 
-    def __init__(
-        self, cfg: CfgNode, mode: str, num_retries: Optional[int] = None, *, decode_once: bool = True
-    ) -> None:
+    def __init__(self, cfg: CfgNode, mode: str, num_retries: Optional[int] = None) -> None:
         if mode not in ("train", "val", "test"):
             raise ValueError(f"Split '{mode}' not supported for {type(self).__name__}")
         if cfg.DATA.DECODING_BACKEND.lower() != "pyav":
@@ -114,7 +111,6 @@ class Kinetics(Dataset):
             )
         self.cfg = cfg
         self.mode = mode
-        self.decode_once = decode_once
         self._num_retries = cfg.DATA_LOADER.NUM_RETRIES if num_retries is None else num_retries
         self._threads = decode_threads_of(cfg)
         self._num_clips = cfg.TEST.NUM_ENSEMBLE_VIEWS
@@ -151,6 +147,12 @@ class Kinetics(Dataset):
         """Crop positions of the test views of one clip: [0, 1, 2] with three crops, [1] (centre) with one."""
         return [0, 1, 2] if self._num_crops == 3 else [1]
 
+    @property
+    def test_scale(self) -> int:
+        """Short side of a test clip before its crops are cut (``sampling.view_short_side``)."""
+        data = self.cfg.DATA
+        return sampling.view_short_side(self._num_crops, data.TEST_CROP_SIZE, data.TRAIN_JITTER_SCALES)
+
     def video_path(self, index: int) -> str:
         return self._path_to_videos[index]
 
@@ -162,7 +164,7 @@ class Kinetics(Dataset):
 
     def __getitem__(self, index: int) -> Item:
         if self.mode == "test":
-            views, decoded = self.load_test_views(index) if self.decode_once else self.load_test_views_per_view(index)
+            views, decoded = self.load_test_views(index)
             inputs = pack_pathway_output(self.cfg, views)
             return inputs, self._labels[index], index, {"skipped": 0, "decoded_frames": decoded}
         (clip, label, decoded), used, skipped = retry_with_other_items(
@@ -192,6 +194,7 @@ class Kinetics(Dataset):
             clip_indices=clip_indices,
             num_clips=self._num_clips,
             threads=self._threads,
+            use_offset=data.USE_OFFSET_SAMPLING,
         )
 
     def load_train_clip(self, index: int, random_flip: Optional[bool] = None) -> Tuple[torch.Tensor, int]:
@@ -227,41 +230,11 @@ class Kinetics(Dataset):
         data = self.cfg.DATA
         decoded = self._decode(index, list(range(self._num_clips)))
         frames = normalize_to_cthw(decoded.frames, data.MEAN, data.STD)
+        scale = self.test_scale
         views = []
         for k in range(self._num_clips):
             clip = torch.index_select(frames, 1, decoded.clip_index[k])
-            clip, _ = transform.short_side_scale(clip, data.TEST_CROP_SIZE)
+            clip, _ = transform.short_side_scale(clip, scale)
             for s in self.spatial_indices:
                 views.append(transform.uniform_crop(clip, data.TEST_CROP_SIZE, s)[0])
         return torch.stack(views), decoded.num_decoded
-
-    def load_test_views_per_view(self, index: int) -> Tuple[torch.Tensor, int]:
-        """Reference path: every view decoded and transformed on its own, as PySlowFast does.
-
-        Same output as ``load_test_views``; kept to test that equality and to
-        benchmark the decoding it saves.
-        """
-        data = self.cfg.DATA
-        views, total = [], 0
-        for v in range(self.num_views):
-            k, s = divmod(v, self._num_crops)
-            clip, decoded = decoder.decode_clip_reference(
-                self._path_to_videos[index],
-                num_frames=data.NUM_FRAMES,
-                sampling_rate=data.SAMPLING_RATE,
-                target_fps=data.TARGET_FPS,
-                clip_idx=k,
-                num_clips=self._num_clips,
-                threads=self._threads,
-            )
-            total += decoded
-            frames = tensor_normalize(clip, data.MEAN, data.STD).permute(3, 0, 1, 2)
-            frames, _ = transform.spatial_sampling(
-                frames,
-                spatial_idx=self.spatial_indices[s],
-                min_scale=data.TEST_CROP_SIZE,
-                max_scale=data.TEST_CROP_SIZE,
-                crop_size=data.TEST_CROP_SIZE,
-            )
-            views.append(frames)
-        return torch.stack(views), total
