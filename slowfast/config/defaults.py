@@ -9,6 +9,7 @@ Groups are built by one small function each, so the file reads by topic.
 
 from fvcore.common.config import CfgNode
 
+from slowfast.config import archs
 from slowfast.config.validation import assert_and_infer_cfg  # noqa: F401  (public API)
 
 
@@ -202,9 +203,9 @@ def _add_model(_C: CfgNode) -> None:
     # Loss function: cross_entropy, bce, bce_logit, soft_cross_entropy.
     _C.MODEL.LOSS_FUNC = "cross_entropy"
     # Model architectures with a single pathway.
-    _C.MODEL.SINGLE_PATHWAY_ARCH = ["2d", "c2d", "i3d", "slow", "x3d", "mvit", "maskmvit", "c2d_nopool", "i3d_nopool"]
+    _C.MODEL.SINGLE_PATHWAY_ARCH = list(archs.SINGLE_PATHWAY_ARCH)
     # Model architectures with multiple pathways.
-    _C.MODEL.MULTI_PATHWAY_ARCH = ["slowfast"]
+    _C.MODEL.MULTI_PATHWAY_ARCH = list(archs.MULTI_PATHWAY_ARCH)
     # Dropout rate before the final projection.
     _C.MODEL.DROPOUT_RATE = 0.5
     # Stochastic depth (drop path) rate.

@@ -5,18 +5,26 @@ from typing import List
 
 from fvcore.common.config import CfgNode
 
+from slowfast.config.archs import SUPPORTED_ARCHS as _ARCHS
 from slowfast.config.loading import ConfigError
 
-_ARCHS = ("c2d", "i3d", "slow", "slowfast", "c2d_nopool", "i3d_nopool", "x3d", "mvit")
-_LR_POLICIES = ("cosine", "steps_with_relative_lrs", "constant")
-_LOSSES = ("cross_entropy", "bce", "bce_logit", "soft_cross_entropy")
-_NORMS = ("batchnorm", "sub_batchnorm", "sync_batchnorm")
+
+
+def procs_per_node(cfg: CfgNode) -> int:
+    """Processes on each machine: one per GPU, or NUM_CPU_PROCESSES (at least one) on the CPU."""
+    return cfg.NUM_GPUS if cfg.NUM_GPUS > 0 else max(1, cfg.NUM_CPU_PROCESSES)
 
 
 def world_size_of(cfg: CfgNode) -> int:
-    """Number of processes the job runs: GPUs x shards, or CPU processes x shards on the CPU."""
-    per_node = cfg.NUM_GPUS if cfg.NUM_GPUS > 0 else max(1, cfg.NUM_CPU_PROCESSES)
-    return per_node * cfg.NUM_SHARDS
+    """Number of processes the job runs: processes per node x shards."""
+    return procs_per_node(cfg) * cfg.NUM_SHARDS
+
+
+def dist_backend_of(cfg: CfgNode) -> str:
+    """The torch.distributed backend: DIST_BACKEND ("nccl" when empty) on GPUs, always "gloo" on the CPU."""
+    if cfg.NUM_GPUS > 0:
+        return cfg.DIST_BACKEND or "nccl"
+    return "gloo"
 
 
 def _check(cond: bool, problems: List[str], message: str) -> None:
@@ -30,6 +38,12 @@ def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
     All problems are collected and raised together as one ConfigError, so a user
     fixes a config in one pass.
     """
+    # The modules that implement each choice say which values exist (imported here: they need torch).
+    from slowfast.checkpoint.api import CHECKPOINT_TYPES
+    from slowfast.models.batchnorm_helper import NORM_TYPES as _NORMS
+    from slowfast.solver.losses import LOSS_FUNCS as _LOSSES
+    from slowfast.solver.lr_policy import LR_POLICIES as _LR_POLICIES
+
     problems: List[str] = []
     _check(cfg.NUM_GPUS >= 0, problems, f"NUM_GPUS must be >= 0 (0 = CPU), got {cfg.NUM_GPUS}.")
     _check(cfg.NUM_SHARDS >= 1, problems, f"NUM_SHARDS must be >= 1, got {cfg.NUM_SHARDS}.")
@@ -61,14 +75,14 @@ def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
     )
     _check(cfg.BN.NORM_TYPE in _NORMS, problems, f"BN.NORM_TYPE must be one of {_NORMS}, got '{cfg.BN.NORM_TYPE}'.")
     _check(
-        cfg.TRAIN.CHECKPOINT_TYPE in ("pytorch", "caffe2"),
+        cfg.TRAIN.CHECKPOINT_TYPE in CHECKPOINT_TYPES,
         problems,
-        f"TRAIN.CHECKPOINT_TYPE must be 'pytorch' or 'caffe2', got '{cfg.TRAIN.CHECKPOINT_TYPE}'.",
+        f"TRAIN.CHECKPOINT_TYPE must be one of {CHECKPOINT_TYPES}, got '{cfg.TRAIN.CHECKPOINT_TYPE}'.",
     )
     _check(
-        cfg.TEST.CHECKPOINT_TYPE in ("pytorch", "caffe2"),
+        cfg.TEST.CHECKPOINT_TYPE in CHECKPOINT_TYPES,
         problems,
-        f"TEST.CHECKPOINT_TYPE must be 'pytorch' or 'caffe2', got '{cfg.TEST.CHECKPOINT_TYPE}'.",
+        f"TEST.CHECKPOINT_TYPE must be one of {CHECKPOINT_TYPES}, got '{cfg.TEST.CHECKPOINT_TYPE}'.",
     )
     _check(
         cfg.TEST.NUM_SPATIAL_CROPS in (1, 3),
@@ -116,8 +130,7 @@ def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
     if problems:
         raise ConfigError("Invalid config:\n  - " + "\n  - ".join(problems))
 
-    if cfg.NUM_GPUS == 0:
-        cfg.DIST_BACKEND = "gloo"
+    cfg.DIST_BACKEND = dist_backend_of(cfg)
     if cfg.SOLVER.BASE_LR_SCALE_NUM_SHARDS:
         cfg.SOLVER.BASE_LR *= cfg.NUM_SHARDS
         cfg.SOLVER.WARMUP_START_LR *= cfg.NUM_SHARDS

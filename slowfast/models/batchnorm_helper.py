@@ -7,7 +7,7 @@ config asks for.
 
 import logging
 from functools import partial
-from typing import Callable, Optional
+from typing import Callable, Dict, Optional
 
 import torch
 import torch.distributed as dist
@@ -94,18 +94,25 @@ def get_norm(cfg: CfgNode) -> NormModule:
       NUM_GPUS 0 plain BatchNorm3d is used and a warning is logged (same state_dict keys).
     """
     norm_type = cfg.BN.NORM_TYPE
-    if norm_type == "batchnorm":
+    if norm_type not in _NORM_FACTORIES:
+        raise NotImplementedError(f"BN.NORM_TYPE '{norm_type}' is not supported; choose one of {NORM_TYPES}.")
+    return _NORM_FACTORIES[norm_type](cfg)
+
+
+def _sync_batchnorm(cfg: CfgNode) -> NormModule:
+    if cfg.NUM_GPUS == 0:
+        logger.warning("BN.NORM_TYPE sync_batchnorm needs GPUs; NUM_GPUS is 0, so plain BatchNorm3d is used.")
         return nn.BatchNorm3d
-    if norm_type == "sub_batchnorm":
-        return partial(SubBatchNorm3d, cfg.BN.NUM_SPLITS)
-    if norm_type == "sync_batchnorm":
-        if cfg.NUM_GPUS == 0:
-            logger.warning("BN.NORM_TYPE sync_batchnorm needs GPUs; NUM_GPUS is 0, so plain BatchNorm3d is used.")
-            return nn.BatchNorm3d
-        return partial(nn.SyncBatchNorm, process_group=_sync_process_group(cfg))
-    raise NotImplementedError(
-        f"BN.NORM_TYPE '{norm_type}' is not supported; choose batchnorm, sub_batchnorm or sync_batchnorm."
-    )
+    return partial(nn.SyncBatchNorm, process_group=_sync_process_group(cfg))
+
+
+_NORM_FACTORIES: Dict[str, Callable[[CfgNode], NormModule]] = {
+    "batchnorm": lambda cfg: nn.BatchNorm3d,
+    "sub_batchnorm": lambda cfg: partial(SubBatchNorm3d, cfg.BN.NUM_SPLITS),
+    "sync_batchnorm": _sync_batchnorm,
+}
+# The allowed values of BN.NORM_TYPE.
+NORM_TYPES = tuple(_NORM_FACTORIES)
 
 
 def is_norm_module(module: nn.Module) -> bool:
