@@ -21,6 +21,7 @@ import torch.multiprocessing as mp
 from fvcore.common.config import CfgNode
 
 from slowfast.config.validation import dist_backend_of, procs_per_node, world_size_of
+from slowfast.engine.placement import check_devices
 
 # How long a collective may wait for a missing peer before the job fails instead of hanging.
 _TIMEOUT = datetime.timedelta(minutes=int(os.environ.get("SLOWFAST_DIST_TIMEOUT_MIN", "30")))
@@ -72,15 +73,7 @@ def _spawned(local_rank: int, func, init_method: str, shard_id: int, world_size:
 
 def launch_job(cfg: CfgNode, init_method: Optional[str], func: Callable[[CfgNode], None]) -> None:
     """Run `func(cfg)` in every process of the job, setting up torch.distributed around it."""
-    if cfg.NUM_GPUS > 0 and not torch.cuda.is_available():
-        raise RuntimeError(
-            f"NUM_GPUS is {cfg.NUM_GPUS} but CUDA is not available on this machine; "
-            "set NUM_GPUS 0 to run on the CPU."
-        )
-    if cfg.NUM_GPUS > torch.cuda.device_count():
-        raise RuntimeError(
-            f"NUM_GPUS is {cfg.NUM_GPUS} but only {torch.cuda.device_count()} GPUs are visible on this machine."
-        )
+    check_devices(cfg)
     if init_method == "env://":
         ranks = _env_ranks()
         if ranks is None:
