@@ -145,7 +145,7 @@ def _add_resnet(_C: CfgNode) -> None:
     _C.RESNET.ZERO_INIT_FINAL_BN = False
     # Initialise the last conv of each residual block to zero (MViT-era option).
     _C.RESNET.ZERO_INIT_FINAL_CONV = False
-    # Network depth: 18, 50 or 101.
+    # Network depth: 18, 34, 50, 101 or 152.
     _C.RESNET.DEPTH = 50
     # Number of blocks with a temporal kernel > 1 in each stage, per pathway.
     _C.RESNET.NUM_BLOCK_TEMP_KERNEL = [[3], [4], [6], [3]]
@@ -216,7 +216,7 @@ def _add_model(_C: CfgNode) -> None:
     _C.MODEL.HEAD_ACT = "softmax"
     # Activation checkpointing to save memory.
     _C.MODEL.ACT_CHECKPOINT = False
-    # Automatically detect and skip the head's weight decay (MViT).
+    # Detach the features before the final projection: the head trains, the backbone gets no gradient from it.
     _C.MODEL.DETACH_FINAL_FC = False
     # Use channels_last_3d memory format for the model and its inputs (ours).
     _C.MODEL.CHANNELS_LAST = False
@@ -344,7 +344,7 @@ def _add_data(_C: CfgNode) -> None:
     _C.DATA.INV_UNIFORM_SAMPLE = False
     # Randomly flip clips horizontally during training.
     _C.DATA.RANDOM_FLIP = True
-    # Load clips in the reverse temporal order (data augmentation for some datasets).
+    # Reverse the colour channels of the input (RGB -> BGR), for models trained on BGR frames.
     _C.DATA.REVERSE_INPUT_CHANNEL = False
     # Video decoding backend: "pyav".
     _C.DATA.DECODING_BACKEND = "pyav"

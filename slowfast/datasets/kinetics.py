@@ -31,11 +31,15 @@ class DatasetFormatError(ValueError):
     """A dataset list file is malformed; the message names the file and the line."""
 
 
-def load_video_list(csv_path: str, path_prefix: str = "", separator: str = " ") -> Tuple[List[str], List[int]]:
+def load_video_list(
+    csv_path: str, path_prefix: str = "", separator: str = " ", num_classes: Optional[int] = None
+) -> Tuple[List[str], List[int]]:
     """Read ``path label`` lines (``separator``-separated; comma or whitespace also accepted).
 
     Blank lines are ignored. Raises DatasetFormatError naming the file and line
-    for a line that does not have exactly two columns or whose label is not an integer.
+    for a line that does not have exactly two columns, whose label is not an
+    integer, or (given ``num_classes``, MODEL.NUM_CLASSES) whose label is outside
+    ``[0, num_classes)``.
     """
     if not g_pathmgr.exists(csv_path):
         raise FileNotFoundError(f"Dataset list {csv_path} not found")
@@ -58,6 +62,10 @@ def load_video_list(csv_path: str, path_prefix: str = "", separator: str = " ") 
                 raise DatasetFormatError(
                     f"{csv_path}:{lineno}: label {label!r} is not an integer: {line!r}"
                 ) from None
+            if num_classes is not None and not 0 <= value < num_classes:
+                raise DatasetFormatError(
+                    f"{csv_path}:{lineno}: label {value} is outside [0, MODEL.NUM_CLASSES={num_classes}): {line!r}"
+                )
             paths.append(os.path.join(path_prefix, path))
             labels.append(value)
     if not paths:
@@ -120,7 +128,7 @@ class Kinetics(Dataset):
         self.num_skipped = 0
         csv_path = os.path.join(self.data_dir(), f"{mode}.csv")
         self._path_to_videos, self._labels = load_video_list(
-            csv_path, self.path_prefix(), cfg.DATA.PATH_LABEL_SEPARATOR
+            csv_path, self.path_prefix(), cfg.DATA.PATH_LABEL_SEPARATOR, cfg.MODEL.NUM_CLASSES
         )
         logger.info("Constructed %s %s dataset with %d videos from %s", type(self).__name__, mode,
                     len(self._path_to_videos), csv_path)

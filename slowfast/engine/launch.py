@@ -58,9 +58,6 @@ def _worker(
         backend=dist_backend_of(cfg), init_method=init_method, world_size=world_size, rank=rank, timeout=_TIMEOUT
     )
     try:
-        if os.environ.get("SLOWFAST_TEST_FAIL_RANK") == str(rank):
-            # Fault injection for the launcher's own tests: this rank dies while its peers train.
-            raise RuntimeError(f"injected failure on rank {rank}")
         func(cfg)
     finally:
         dist.destroy_process_group()

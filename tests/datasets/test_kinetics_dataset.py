@@ -56,6 +56,18 @@ def test_bad_csv_lines_name_file_and_line(tmp_path, text, lineno, what):
     assert f"{path}:{lineno}:" in message and what in message
 
 
+@pytest.mark.parametrize("label", [7, -1])
+def test_label_outside_num_classes_names_file_and_line(video_dir, make_cfg, label):
+    path = video_dir / "train.csv"
+    path.write_text(f"v0.mp4 0\nv1.mp4 {label}\n")
+    with pytest.raises(DatasetFormatError) as info:
+        load_video_list(str(path), num_classes=7)
+    assert f"{path}:2:" in str(info.value) and "MODEL.NUM_CLASSES=7" in str(info.value)
+    with pytest.raises(DatasetFormatError, match="train.csv:2:"):
+        Kinetics(make_cfg(video_dir, MODEL__NUM_CLASSES=7), "train")
+    assert load_video_list(str(path))[1] == [0, label]  # no range without a class count
+
+
 def test_missing_or_empty_csv(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing.csv"):
         load_video_list(str(tmp_path / "nothing.csv"))
