@@ -125,8 +125,6 @@ def _add_test(_C: CfgNode) -> None:
     _C.TEST.CHECKPOINT_TYPE = "pytorch"
     # Path to save predictions and labels to ("" disables); relative paths are under OUTPUT_DIR.
     _C.TEST.SAVE_RESULTS_PATH = ""
-    # How the views of one video are combined: "sum" or "max".
-    _C.TEST.ENSEMBLE_METHOD = "sum"
 
 
 def _add_resnet(_C: CfgNode) -> None:
@@ -320,7 +318,7 @@ def _add_data(_C: CfgNode) -> None:
     _C.DATA.SAMPLING_RATE = 8
     # Each video has several labels (Charades-style).
     _C.DATA.MULTI_LABEL = False
-    # Method to ensemble labels of multiple clips.
+    # How the scores of the test views of one video are combined: "sum" or "max".
     _C.DATA.ENSEMBLE_METHOD = "sum"
     # Mean pixel value of each RGB channel, in [0, 1].
     _C.DATA.MEAN = [0.45, 0.45, 0.45]
@@ -697,6 +695,10 @@ def _add_top_level(_C: CfgNode) -> None:
     _C.DIST_PORT = 0
     # Description of the run, logged at start-up.
     _C.DESCRIPTION = ""
+    # Name of the task, prefixed to checkpoint file names ("<TASK>_checkpoint_epoch_N.pyth") when set.
+    # "classification" and "detection" must agree with DETECTION.ENABLE; "ssl" (self-supervised
+    # contrastive pre-training) is not supported.
+    _C.TASK = ""
 
 
 def build_defaults() -> CfgNode:

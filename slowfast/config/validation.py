@@ -32,6 +32,21 @@ def _check(cond: bool, problems: List[str], message: str) -> None:
         problems.append(message)
 
 
+def _check_task(cfg: CfgNode, problems: List[str]) -> None:
+    task = cfg.get("TASK", "")
+    _check(
+        task != "ssl",
+        problems,
+        "TASK 'ssl' (self-supervised contrastive pre-training) is not supported; leave TASK empty.",
+    )
+    if task in ("classification", "detection"):
+        _check(
+            cfg.DETECTION.ENABLE == (task == "detection"),
+            problems,
+            f"TASK '{task}' does not match DETECTION.ENABLE {cfg.DETECTION.ENABLE}.",
+        )
+
+
 def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
     """Check that the values of `cfg` fit together and fill in the derived ones.
 
@@ -90,9 +105,9 @@ def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
         f"TEST.NUM_SPATIAL_CROPS must be 1 or 3, got {cfg.TEST.NUM_SPATIAL_CROPS}.",
     )
     _check(
-        cfg.TEST.ENSEMBLE_METHOD in ("sum", "max"),
+        cfg.DATA.ENSEMBLE_METHOD in ("sum", "max"),
         problems,
-        f"TEST.ENSEMBLE_METHOD must be 'sum' or 'max', got '{cfg.TEST.ENSEMBLE_METHOD}'.",
+        f"DATA.ENSEMBLE_METHOD must be 'sum' or 'max', got '{cfg.DATA.ENSEMBLE_METHOD}'.",
     )
     _check(cfg.TEST.NUM_ENSEMBLE_VIEWS >= 1, problems, "TEST.NUM_ENSEMBLE_VIEWS must be >= 1.")
     _check(
@@ -127,6 +142,7 @@ def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
         problems,
         f"SOLVER.OPTIMIZING_METHOD must be 'sgd' or 'adamw', got '{cfg.SOLVER.OPTIMIZING_METHOD}'.",
     )
+    _check_task(cfg, problems)
     if problems:
         raise ConfigError("Invalid config:\n  - " + "\n  - ".join(problems))
 

@@ -89,7 +89,7 @@ def test(cfg: CfgNode) -> Optional[Dict]:
         stats = test_detection(test_loader, model, cfg, writer)
     else:
         meter = TestMeter(
-            len(test_loader.dataset), cfg.MODEL.NUM_CLASSES, cfg.TEST.ENSEMBLE_METHOD, cfg.DATA.MULTI_LABEL
+            len(test_loader.dataset), cfg.MODEL.NUM_CLASSES, cfg.DATA.ENSEMBLE_METHOD, cfg.DATA.MULTI_LABEL
         )
         stats = perform_test(test_loader, model, meter, cfg, writer)
         if du.is_master_proc() and "top1_acc" in stats:

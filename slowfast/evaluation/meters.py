@@ -234,7 +234,7 @@ class TestMeter:
 
     def __init__(self, num_videos: int, num_classes: int, ensemble_method: str = "sum", multi_label: bool = False) -> None:
         if ensemble_method not in ("sum", "max"):
-            raise ValueError(f"TEST.ENSEMBLE_METHOD must be 'sum' or 'max', got '{ensemble_method}'.")
+            raise ValueError(f"DATA.ENSEMBLE_METHOD must be 'sum' or 'max', got '{ensemble_method}'.")
         self.num_videos = num_videos
         self.num_classes = num_classes
         self.ensemble_method = ensemble_method
