@@ -25,7 +25,7 @@ def _add_bn(_C: CfgNode) -> None:
     _C.BN.NORM_TYPE = "batchnorm"
     # Number of splits of the batch for sub_batchnorm.
     _C.BN.NUM_SPLITS = 1
-    # Number of devices that share statistics in sync_batchnorm (0 or 1 = all processes of the group).
+    # sync_batchnorm shares statistics within groups of this many devices of one machine (1 = no sync).
     _C.BN.NUM_SYNC_DEVICES = 1
     # Whether sync_batchnorm uses all processes in the job instead of NUM_SYNC_DEVICES groups.
     _C.BN.GLOBAL_SYNC = False
