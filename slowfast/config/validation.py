@@ -6,6 +6,7 @@ from typing import List
 from fvcore.common.config import CfgNode
 
 from slowfast.config.archs import SUPPORTED_ARCHS as _ARCHS
+from slowfast.config.archs import pathway_arch_lists
 from slowfast.config.loading import ConfigError
 
 
@@ -130,7 +131,7 @@ def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
         problems,
         f"DATA.TRAIN_JITTER_SCALES must be [min, max] with min <= max, got {cfg.DATA.TRAIN_JITTER_SCALES}.",
     )
-    if cfg.MODEL.ARCH == "slowfast":
+    if cfg.MODEL.ARCH in pathway_arch_lists(cfg)[1]:
         _check(cfg.SLOWFAST.ALPHA >= 1, problems, "SLOWFAST.ALPHA must be >= 1.")
         _check(
             cfg.DATA.NUM_FRAMES % cfg.SLOWFAST.ALPHA == 0,
