@@ -111,6 +111,14 @@ def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
         f"DATA.ENSEMBLE_METHOD must be 'sum' or 'max', got '{cfg.DATA.ENSEMBLE_METHOD}'.",
     )
     _check(cfg.TEST.NUM_ENSEMBLE_VIEWS >= 1, problems, "TEST.NUM_ENSEMBLE_VIEWS must be >= 1.")
+    if cfg.TEST.NUM_SPATIAL_CROPS == 1 and len(cfg.DATA.TRAIN_JITTER_SCALES) == 2:
+        _check(
+            cfg.DATA.TRAIN_JITTER_SCALES[0] >= cfg.DATA.TEST_CROP_SIZE,
+            problems,
+            f"With TEST.NUM_SPATIAL_CROPS 1 test frames are scaled to DATA.TRAIN_JITTER_SCALES[0] "
+            f"({cfg.DATA.TRAIN_JITTER_SCALES[0]}) before the centre DATA.TEST_CROP_SIZE "
+            f"({cfg.DATA.TEST_CROP_SIZE}) crop: it must not be smaller.",
+        )
     _check(
         cfg.TRAIN.MIXED_PRECISION_DTYPE in ("float16", "bfloat16"),
         problems,

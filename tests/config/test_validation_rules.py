@@ -68,3 +68,10 @@ def test_task_key():
         assert_and_infer_cfg(cpu_cfg("TASK", "detection"))
     with pytest.raises(ConfigError, match="TASK 'ssl'"):
         assert_and_infer_cfg(cpu_cfg("TASK", "ssl"))
+
+
+def test_one_test_crop_needs_a_first_jitter_scale_at_least_the_crop():
+    assert_and_infer_cfg(cpu_cfg("TEST.NUM_SPATIAL_CROPS", "1", "DATA.TEST_CROP_SIZE", "256"))
+    with pytest.raises(ConfigError, match=r"TRAIN_JITTER_SCALES\[0\] \(256\)"):
+        assert_and_infer_cfg(cpu_cfg("TEST.NUM_SPATIAL_CROPS", "1", "DATA.TEST_CROP_SIZE", "288"))
+    assert_and_infer_cfg(cpu_cfg("DATA.TEST_CROP_SIZE", "288"))  # three crops scale to the crop size
