@@ -231,9 +231,11 @@ class Kinetics(Dataset):
 
         Normalisation is elementwise, so it runs once over the distinct frames
         of all clips. Resizing runs once per clip (not per view) on a
-        ``C x T x H x W`` tensor, the shape it has in the per-view path: the CPU
-        bilinear kernel may round differently for another number of frames, and
-        the views must equal the per-view ones bit for bit.
+        ``C x T x H x W`` tensor, the shape it has in PySlowFast's per-view
+        pipeline: the CPU bilinear kernel may round differently for another
+        number of frames, and the views must equal the per-view ones bit for bit
+        (``tests/datasets/per_view_reference.py``). The short side goes to
+        ``test_scale`` and the crops are cut from there.
         """
         data = self.cfg.DATA
         decoded = self._decode(index, list(range(self._num_clips)))
