@@ -37,6 +37,7 @@ except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from slowfast.config import get_cfg, merge_from_file, merge_from_list  # noqa: E402
+from slowfast.datasets.utils import pack_pathway_output  # noqa: E402
 from slowfast.models import MODEL_REGISTRY  # noqa: E402
 
 CONFIGS_DIR = Path(__file__).resolve().parents[1] / "configs" / "Kinetics"
@@ -122,14 +123,11 @@ def build_cfg(arch: str, frames: Optional[int], crop: int, opts: Sequence[str]):
 
 
 def make_inputs(cfg, batch_size: int, device: torch.device, channels_last: bool) -> List[torch.Tensor]:
-    """Random pathway tensors (the Slow pathway indexes every ALPHA-th Fast frame in one op)."""
+    """Random pathway tensors, the Slow pathway picked from the Fast one as the data loader does."""
     size = cfg.DATA.TRAIN_CROP_SIZE
     clip = torch.randn(batch_size, 3, cfg.DATA.NUM_FRAMES, size, size, device=device)
     fmt = torch.channels_last_3d if channels_last else torch.contiguous_format
-    if cfg.MODEL.ARCH in cfg.MODEL.MULTI_PATHWAY_ARCH:
-        index = torch.arange(0, cfg.DATA.NUM_FRAMES, cfg.SLOWFAST.ALPHA, device=device)
-        return [clip.index_select(2, index).contiguous(memory_format=fmt), clip.contiguous(memory_format=fmt)]
-    return [clip.contiguous(memory_format=fmt)]
+    return [x.contiguous(memory_format=fmt) for x in pack_pathway_output(cfg, clip)]
 
 
 def _timed(step: Callable[[], None], iters: int, warmup: int, device: torch.device) -> float:

@@ -18,6 +18,7 @@ import torch
 
 from slowfast.datasets.loader import construct_loader
 from slowfast.engine.common import setup_job
+from slowfast.engine.placement import prepare_model
 from slowfast.engine.trainer import train_epoch
 from slowfast.evaluation.meters import TrainMeter
 from slowfast.models import build_model
@@ -50,7 +51,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     cfg.LOG_PERIOD = 10**9
     cfg.LOG_MODEL_INFO = False
     setup_job(cfg, "benchmark")
-    model = build_model(cfg)
+    model = prepare_model(cfg, build_model(cfg))
     optimizer = construct_optimizer(model, cfg)
     scaler = torch.amp.GradScaler("cuda" if cfg.NUM_GPUS else "cpu", enabled=False)
     loader = construct_loader(cfg, "train")

@@ -1,5 +1,6 @@
 """2D -> 3D weight inflation (I3D-style) and the adjustments of an image checkpoint loaded into a video model."""
 
+import math
 from collections import OrderedDict
 from typing import List, Mapping, Optional, Sequence, Tuple
 
@@ -25,13 +26,39 @@ def inflate_conv_weight(weight_2d: torch.Tensor, shape_3d: Sequence[int]) -> Opt
     return weight_2d.unsqueeze(2).repeat(1, 1, t, 1, 1) / t
 
 
+def _squeezed(shape: Sequence[int]) -> Tuple[int, ...]:
+    return tuple(d for d in shape if d != 1)
+
+
+def fit_to_shape(
+    value: torch.Tensor, shape: Sequence[int], *, inflate: bool = True
+) -> Tuple[Optional[torch.Tensor], str]:
+    """``value`` made to fit a model entry of ``shape`` where that is exact, and how.
+
+    The same shape is kept (""); a shape that differs only by size-1 dimensions is reshaped
+    ("reshaped"); with ``inflate``, a 2D kernel of a 3D one is inflated ("inflated").
+    Returns ``(None, "")`` when it does not fit.
+    """
+    shape = tuple(shape)
+    if tuple(value.shape) == shape:
+        return value, ""
+    if value.ndim != len(shape) and value.numel() == math.prod(shape) and _squeezed(value.shape) == _squeezed(shape):
+        return value.reshape(shape), "reshaped"
+    if inflate:
+        inflated = inflate_conv_weight(value, shape)
+        if inflated is not None:
+            return inflated, "inflated"
+    return None, ""
+
+
 def inflate_weight(
     state_dict_2d: Mapping[str, torch.Tensor], state_dict_3d: Mapping[str, torch.Tensor]
 ) -> "OrderedDict[str, torch.Tensor]":
     """Inflate every 2D kernel of `state_dict_2d` that has a 3D counterpart in `state_dict_3d`.
 
-    Entries of equal shape are copied; entries that fit neither way, or that the 3D model lacks,
-    are left out (and logged).
+    Entries are fitted by ``fit_to_shape`` (the rule checkpoint loading uses): equal shapes are
+    copied, size-1 differences reshaped, 2D kernels inflated; entries that fit no way, or that
+    the 3D model lacks, are left out (and logged).
     """
     out: "OrderedDict[str, torch.Tensor]" = OrderedDict()
     for key, value in state_dict_2d.items():
@@ -39,15 +66,13 @@ def inflate_weight(
         if target is None:
             logger.info("Inflation: %s is not in the 3D model; left out.", key)
             continue
-        if value.shape == target.shape:
-            out[key] = value.clone()
-            continue
-        inflated = inflate_conv_weight(value, tuple(target.shape))
-        if inflated is None:
+        fitted, how = fit_to_shape(value, tuple(target.shape))
+        if fitted is None:
             logger.info("Inflation: %s %s does not fit %s; left out.", key, tuple(value.shape), tuple(target.shape))
             continue
-        logger.info("Inflated %s: %s -> %s", key, tuple(value.shape), tuple(target.shape))
-        out[key] = inflated
+        if how:
+            logger.info("%s %s: %s -> %s", how.capitalize(), key, tuple(value.shape), tuple(target.shape))
+        out[key] = fitted.clone()
     return out
 
 

@@ -8,7 +8,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 import torch
 import torch.nn as nn
 
-from slowfast.checkpoint.inflate import inflate_conv_weight
+from slowfast.checkpoint.inflate import fit_to_shape
 from slowfast.checkpoint.io import CheckpointMismatchError
 from slowfast.utils.logging import get_logger
 from slowfast.utils.modules import unwrap_model  # noqa: F401  (re-exported by slowfast.checkpoint)
@@ -180,27 +180,6 @@ class LoadReport:
             log.info("Ignored solver entries: %s", ", ".join(self.ignored))
 
 
-def _squeezed(shape: Sequence[int]) -> Tuple[int, ...]:
-    return tuple(d for d in shape if d != 1)
-
-
-def _adapt(value: torch.Tensor, target: torch.Tensor, inflate: bool) -> Tuple[Optional[torch.Tensor], str]:
-    """`value` reshaped to `target`'s shape where that is exact; None when it does not fit."""
-    if value.shape == target.shape:
-        return value, ""
-    if (
-        value.ndim != target.ndim
-        and value.numel() == target.numel()
-        and _squeezed(value.shape) == _squeezed(target.shape)
-    ):
-        return value.reshape(target.shape), "reshaped"
-    if inflate and value.ndim == 4 and target.ndim == 5:
-        inflated = inflate_conv_weight(value, tuple(target.shape))
-        if inflated is not None:
-            return inflated, "inflated"
-    return None, ""
-
-
 def match_state_dict(
     checkpoint_sd: Mapping[str, torch.Tensor],
     model_sd: Mapping[str, torch.Tensor],
@@ -229,7 +208,7 @@ def match_state_dict(
             continue
         target = model_sd[key]
         value = torch.as_tensor(value)
-        adapted, how = _adapt(value, target, inflate)
+        adapted, how = fit_to_shape(value, tuple(target.shape), inflate=inflate)
         if adapted is None:
             report.skipped.append((key, tuple(value.shape), tuple(target.shape)))
             continue

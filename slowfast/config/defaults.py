@@ -9,6 +9,7 @@ Groups are built by one small function each, so the file reads by topic.
 
 from fvcore.common.config import CfgNode
 
+from slowfast.config import archs
 from slowfast.config.validation import assert_and_infer_cfg  # noqa: F401  (public API)
 
 
@@ -24,7 +25,7 @@ def _add_bn(_C: CfgNode) -> None:
     _C.BN.NORM_TYPE = "batchnorm"
     # Number of splits of the batch for sub_batchnorm.
     _C.BN.NUM_SPLITS = 1
-    # Number of devices that share statistics in sync_batchnorm (0 or 1 = all processes of the group).
+    # sync_batchnorm shares statistics within groups of this many devices of one machine (1 = no sync).
     _C.BN.NUM_SYNC_DEVICES = 1
     # Whether sync_batchnorm uses all processes in the job instead of NUM_SYNC_DEVICES groups.
     _C.BN.GLOBAL_SYNC = False
@@ -124,8 +125,6 @@ def _add_test(_C: CfgNode) -> None:
     _C.TEST.CHECKPOINT_TYPE = "pytorch"
     # Path to save predictions and labels to ("" disables); relative paths are under OUTPUT_DIR.
     _C.TEST.SAVE_RESULTS_PATH = ""
-    # How the views of one video are combined: "sum" or "max".
-    _C.TEST.ENSEMBLE_METHOD = "sum"
 
 
 def _add_resnet(_C: CfgNode) -> None:
@@ -144,7 +143,7 @@ def _add_resnet(_C: CfgNode) -> None:
     _C.RESNET.ZERO_INIT_FINAL_BN = False
     # Initialise the last conv of each residual block to zero (MViT-era option).
     _C.RESNET.ZERO_INIT_FINAL_CONV = False
-    # Network depth: 18, 50 or 101.
+    # Network depth: 18, 34, 50, 101 or 152.
     _C.RESNET.DEPTH = 50
     # Number of blocks with a temporal kernel > 1 in each stage, per pathway.
     _C.RESNET.NUM_BLOCK_TEMP_KERNEL = [[3], [4], [6], [3]]
@@ -202,9 +201,9 @@ def _add_model(_C: CfgNode) -> None:
     # Loss function: cross_entropy, bce, bce_logit, soft_cross_entropy.
     _C.MODEL.LOSS_FUNC = "cross_entropy"
     # Model architectures with a single pathway.
-    _C.MODEL.SINGLE_PATHWAY_ARCH = ["2d", "c2d", "i3d", "slow", "x3d", "mvit", "maskmvit", "c2d_nopool", "i3d_nopool"]
+    _C.MODEL.SINGLE_PATHWAY_ARCH = list(archs.SINGLE_PATHWAY_ARCH)
     # Model architectures with multiple pathways.
-    _C.MODEL.MULTI_PATHWAY_ARCH = ["slowfast"]
+    _C.MODEL.MULTI_PATHWAY_ARCH = list(archs.MULTI_PATHWAY_ARCH)
     # Dropout rate before the final projection.
     _C.MODEL.DROPOUT_RATE = 0.5
     # Stochastic depth (drop path) rate.
@@ -215,7 +214,7 @@ def _add_model(_C: CfgNode) -> None:
     _C.MODEL.HEAD_ACT = "softmax"
     # Activation checkpointing to save memory.
     _C.MODEL.ACT_CHECKPOINT = False
-    # Automatically detect and skip the head's weight decay (MViT).
+    # Detach the features before the final projection: the head trains, the backbone gets no gradient from it.
     _C.MODEL.DETACH_FINAL_FC = False
     # Use channels_last_3d memory format for the model and its inputs (ours).
     _C.MODEL.CHANNELS_LAST = False
@@ -319,7 +318,7 @@ def _add_data(_C: CfgNode) -> None:
     _C.DATA.SAMPLING_RATE = 8
     # Each video has several labels (Charades-style).
     _C.DATA.MULTI_LABEL = False
-    # Method to ensemble labels of multiple clips.
+    # How the scores of the test views of one video are combined: "sum" or "max".
     _C.DATA.ENSEMBLE_METHOD = "sum"
     # Mean pixel value of each RGB channel, in [0, 1].
     _C.DATA.MEAN = [0.45, 0.45, 0.45]
@@ -343,13 +342,14 @@ def _add_data(_C: CfgNode) -> None:
     _C.DATA.INV_UNIFORM_SAMPLE = False
     # Randomly flip clips horizontally during training.
     _C.DATA.RANDOM_FLIP = True
-    # Load clips in the reverse temporal order (data augmentation for some datasets).
+    # Reverse the colour channels of the input (RGB -> BGR), for models trained on BGR frames.
     _C.DATA.REVERSE_INPUT_CHANNEL = False
     # Video decoding backend: "pyav".
     _C.DATA.DECODING_BACKEND = "pyav"
     # Decoder threads: "none", "auto" or a number of threads (ours).
     _C.DATA.DECODE_THREADS = "none"
-    # Use offset sampling for Charades-style uniform training clips.
+    # Test clip k of K starts at k * floor(delta / (K - 1)) (first at the start, last at the end, one
+    # clip in the middle) instead of delta * k / K (delta: video frames minus window frames).
     _C.DATA.USE_OFFSET_SAMPLING = False
     # Eigenvalues of the PCA colour jitter.
     _C.DATA.TRAIN_PCA_EIGVAL = [0.225, 0.224, 0.229]
@@ -699,6 +699,10 @@ def _add_top_level(_C: CfgNode) -> None:
     _C.DIST_PORT = 0
     # Description of the run, logged at start-up.
     _C.DESCRIPTION = ""
+    # Name of the task, prefixed to checkpoint file names ("<TASK>_checkpoint_epoch_N.pyth") when set.
+    # "classification" and "detection" must agree with DETECTION.ENABLE; "ssl" (self-supervised
+    # contrastive pre-training) is not supported.
+    _C.TASK = ""
 
 
 def build_defaults() -> CfgNode:

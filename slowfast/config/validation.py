@@ -5,24 +5,48 @@ from typing import List
 
 from fvcore.common.config import CfgNode
 
+from slowfast.config.archs import SUPPORTED_ARCHS as _ARCHS
+from slowfast.config.archs import pathway_arch_lists
 from slowfast.config.loading import ConfigError
 from slowfast.evaluation.ava_metric import PROTOCOLS as _AVA_EVAL_PROTOCOLS
 
-_ARCHS = ("c2d", "i3d", "slow", "slowfast", "c2d_nopool", "i3d_nopool", "x3d", "mvit")
-_LR_POLICIES = ("cosine", "steps_with_relative_lrs", "constant")
-_LOSSES = ("cross_entropy", "bce", "bce_logit", "soft_cross_entropy")
-_NORMS = ("batchnorm", "sub_batchnorm", "sync_batchnorm")
+
+
+def procs_per_node(cfg: CfgNode) -> int:
+    """Processes on each machine: one per GPU, or NUM_CPU_PROCESSES (at least one) on the CPU."""
+    return cfg.NUM_GPUS if cfg.NUM_GPUS > 0 else max(1, cfg.NUM_CPU_PROCESSES)
 
 
 def world_size_of(cfg: CfgNode) -> int:
-    """Number of processes the job runs: GPUs x shards, or CPU processes x shards on the CPU."""
-    per_node = cfg.NUM_GPUS if cfg.NUM_GPUS > 0 else max(1, cfg.NUM_CPU_PROCESSES)
-    return per_node * cfg.NUM_SHARDS
+    """Number of processes the job runs: processes per node x shards."""
+    return procs_per_node(cfg) * cfg.NUM_SHARDS
+
+
+def dist_backend_of(cfg: CfgNode) -> str:
+    """The torch.distributed backend: DIST_BACKEND ("nccl" when empty) on GPUs, always "gloo" on the CPU."""
+    if cfg.NUM_GPUS > 0:
+        return cfg.DIST_BACKEND or "nccl"
+    return "gloo"
 
 
 def _check(cond: bool, problems: List[str], message: str) -> None:
     if not cond:
         problems.append(message)
+
+
+def _check_task(cfg: CfgNode, problems: List[str]) -> None:
+    task = cfg.get("TASK", "")
+    _check(
+        task != "ssl",
+        problems,
+        "TASK 'ssl' (self-supervised contrastive pre-training) is not supported; leave TASK empty.",
+    )
+    if task in ("classification", "detection"):
+        _check(
+            cfg.DETECTION.ENABLE == (task == "detection"),
+            problems,
+            f"TASK '{task}' does not match DETECTION.ENABLE {cfg.DETECTION.ENABLE}.",
+        )
 
 
 def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
@@ -31,6 +55,12 @@ def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
     All problems are collected and raised together as one ConfigError, so a user
     fixes a config in one pass.
     """
+    # The modules that implement each choice say which values exist (imported here: they need torch).
+    from slowfast.checkpoint.api import CHECKPOINT_TYPES
+    from slowfast.models.batchnorm_helper import NORM_TYPES as _NORMS
+    from slowfast.solver.losses import LOSS_FUNCS as _LOSSES
+    from slowfast.solver.lr_policy import LR_POLICIES as _LR_POLICIES
+
     problems: List[str] = []
     _check(cfg.NUM_GPUS >= 0, problems, f"NUM_GPUS must be >= 0 (0 = CPU), got {cfg.NUM_GPUS}.")
     _check(cfg.NUM_SHARDS >= 1, problems, f"NUM_SHARDS must be >= 1, got {cfg.NUM_SHARDS}.")
@@ -62,14 +92,14 @@ def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
     )
     _check(cfg.BN.NORM_TYPE in _NORMS, problems, f"BN.NORM_TYPE must be one of {_NORMS}, got '{cfg.BN.NORM_TYPE}'.")
     _check(
-        cfg.TRAIN.CHECKPOINT_TYPE in ("pytorch", "caffe2"),
+        cfg.TRAIN.CHECKPOINT_TYPE in CHECKPOINT_TYPES,
         problems,
-        f"TRAIN.CHECKPOINT_TYPE must be 'pytorch' or 'caffe2', got '{cfg.TRAIN.CHECKPOINT_TYPE}'.",
+        f"TRAIN.CHECKPOINT_TYPE must be one of {CHECKPOINT_TYPES}, got '{cfg.TRAIN.CHECKPOINT_TYPE}'.",
     )
     _check(
-        cfg.TEST.CHECKPOINT_TYPE in ("pytorch", "caffe2"),
+        cfg.TEST.CHECKPOINT_TYPE in CHECKPOINT_TYPES,
         problems,
-        f"TEST.CHECKPOINT_TYPE must be 'pytorch' or 'caffe2', got '{cfg.TEST.CHECKPOINT_TYPE}'.",
+        f"TEST.CHECKPOINT_TYPE must be one of {CHECKPOINT_TYPES}, got '{cfg.TEST.CHECKPOINT_TYPE}'.",
     )
     _check(
         cfg.TEST.NUM_SPATIAL_CROPS in (1, 3),
@@ -77,11 +107,19 @@ def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
         f"TEST.NUM_SPATIAL_CROPS must be 1 or 3, got {cfg.TEST.NUM_SPATIAL_CROPS}.",
     )
     _check(
-        cfg.TEST.ENSEMBLE_METHOD in ("sum", "max"),
+        cfg.DATA.ENSEMBLE_METHOD in ("sum", "max"),
         problems,
-        f"TEST.ENSEMBLE_METHOD must be 'sum' or 'max', got '{cfg.TEST.ENSEMBLE_METHOD}'.",
+        f"DATA.ENSEMBLE_METHOD must be 'sum' or 'max', got '{cfg.DATA.ENSEMBLE_METHOD}'.",
     )
     _check(cfg.TEST.NUM_ENSEMBLE_VIEWS >= 1, problems, "TEST.NUM_ENSEMBLE_VIEWS must be >= 1.")
+    if cfg.TEST.NUM_SPATIAL_CROPS == 1 and len(cfg.DATA.TRAIN_JITTER_SCALES) == 2:
+        _check(
+            cfg.DATA.TRAIN_JITTER_SCALES[0] >= cfg.DATA.TEST_CROP_SIZE,
+            problems,
+            f"With TEST.NUM_SPATIAL_CROPS 1 test frames are scaled to DATA.TRAIN_JITTER_SCALES[0] "
+            f"({cfg.DATA.TRAIN_JITTER_SCALES[0]}) before the centre DATA.TEST_CROP_SIZE "
+            f"({cfg.DATA.TEST_CROP_SIZE}) crop: it must not be smaller.",
+        )
     _check(
         cfg.TRAIN.MIXED_PRECISION_DTYPE in ("float16", "bfloat16"),
         problems,
@@ -102,7 +140,7 @@ def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
         problems,
         f"DATA.TRAIN_JITTER_SCALES must be [min, max] with min <= max, got {cfg.DATA.TRAIN_JITTER_SCALES}.",
     )
-    if cfg.MODEL.ARCH == "slowfast":
+    if cfg.MODEL.ARCH in pathway_arch_lists(cfg)[1]:
         _check(cfg.SLOWFAST.ALPHA >= 1, problems, "SLOWFAST.ALPHA must be >= 1.")
         _check(
             cfg.DATA.NUM_FRAMES % cfg.SLOWFAST.ALPHA == 0,
@@ -119,11 +157,11 @@ def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
         problems,
         f"AVA.EVAL_PROTOCOL must be one of {_AVA_EVAL_PROTOCOLS}, got '{cfg.AVA.EVAL_PROTOCOL}'.",
     )
+    _check_task(cfg, problems)
     if problems:
         raise ConfigError("Invalid config:\n  - " + "\n  - ".join(problems))
 
-    if cfg.NUM_GPUS == 0:
-        cfg.DIST_BACKEND = "gloo"
+    cfg.DIST_BACKEND = dist_backend_of(cfg)
     if cfg.SOLVER.BASE_LR_SCALE_NUM_SHARDS:
         cfg.SOLVER.BASE_LR *= cfg.NUM_SHARDS
         cfg.SOLVER.WARMUP_START_LR *= cfg.NUM_SHARDS

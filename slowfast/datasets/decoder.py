@@ -13,8 +13,8 @@ follows PySlowFast's rules exactly (``docs/DATA_SAMPLING.md``):
 
 Streams without a frame count or a duration (some webm, mkv, mpegts or raw
 streams) are decoded whole and the same rules are applied to frame indices.
-``decode_clip_reference`` is the literal one-seek-per-clip procedure, kept for
-tests and benchmarks that check the fast path against it.
+The tests check this path against the literal one-seek-per-clip procedure
+(``tests/datasets/per_view_reference.py``).
 """
 
 import random
@@ -286,8 +286,12 @@ def _plan_starts(
     clip_indices: Sequence[int],
     num_clips: int,
     rng: Optional[random.Random],
+    use_offset: bool,
 ) -> List[float]:
-    return [sampling.window_start(video_frames, window_length, k, num_clips, rng) for k in clip_indices]
+    return [
+        sampling.window_start(video_frames, window_length, k, num_clips, rng, use_offset=use_offset)
+        for k in clip_indices
+    ]
 
 
 def decode_clips(
@@ -300,8 +304,11 @@ def decode_clips(
     num_clips: int = 1,
     threads: DecodeThreads = None,
     rng: Optional[random.Random] = None,
+    use_offset: bool = False,
 ) -> DecodedClips:
     """Decode the clips ``clip_indices`` (each -1 for a random one, or ``k`` of ``num_clips``) of one video.
+
+    ``use_offset`` is DATA.USE_OFFSET_SAMPLING (``sampling.window_start``).
 
     Each needed frame is decoded and converted to RGB once, however many clips
     share it. Raises DecodeError (naming the file) when the video cannot be
@@ -316,7 +323,7 @@ def decode_clips(
         window_length = sampling.clip_window_length(num_frames, sampling_rate, info.fps, target_fps)
         span = sampling.clip_span(num_frames, sampling_rate, info.fps, target_fps)
         if info.has_timing:
-            starts = _plan_starts(info.num_frames, window_length, clip_indices, num_clips, rng)
+            starts = _plan_starts(info.num_frames, window_length, clip_indices, num_clips, rng, use_offset)
             windows = [
                 _Window(*sampling.window_to_pts(s, window_length, info.duration, info.num_frames)) for s in starts
             ]
@@ -331,7 +338,7 @@ def decode_clips(
             num_decoded = len(all_frames)
             if not all_frames:
                 raise DecodeError(path, "no frames decoded")
-            starts = _plan_starts(len(all_frames), window_length, clip_indices, num_clips, rng)
+            starts = _plan_starts(len(all_frames), window_length, clip_indices, num_clips, rng, use_offset)
             per_window, keys = [], []
             for s in starts:
                 lo, hi = sampling.window_to_pts(s, window_length, len(all_frames), len(all_frames))
@@ -382,58 +389,3 @@ def _gather(
         num_decoded=num_decoded,
         whole_video=whole,
     )
-
-
-def decode_clip_reference(
-    path: str,
-    *,
-    num_frames: int,
-    sampling_rate: int,
-    target_fps: float,
-    clip_idx: int,
-    num_clips: int,
-    threads: DecodeThreads = None,
-    rng: Optional[random.Random] = None,
-) -> Tuple[torch.Tensor, int]:
-    """One clip by the literal reference procedure: open, seek once, decode the window, convert all of it.
-
-    Returns the ``T x H x W x 3`` uint8 clip and the number of frames decoded.
-    Slow on purpose: it is the yardstick for ``decode_clips``.
-    """
-    container = open_video(path, threads)
-    try:
-        stream = container.streams.video[0]
-        info = stream_info(stream)
-        if info.fps <= 0:
-            raise DecodeError(path, "the video stream has no frame rate")
-        window_length = sampling.clip_window_length(num_frames, sampling_rate, info.fps, target_fps)
-        span = sampling.clip_span(num_frames, sampling_rate, info.fps, target_fps)
-        num_decoded = 0
-        if info.has_timing:
-            start = sampling.window_start(info.num_frames, window_length, clip_idx, num_clips, rng)
-            start_pts, end_pts = sampling.window_to_pts(start, window_length, info.duration, info.num_frames)
-            _seek(container, stream, max(start_pts - SEEK_MARGIN, 0), path)
-            kept: Dict[int, "av.VideoFrame"] = {}
-            for frame in _decode_frames(container, stream, path):
-                num_decoded += 1
-                if frame.pts < start_pts:
-                    continue
-                kept[frame.pts] = frame
-                if frame.pts > end_pts:
-                    break
-            window = [kept[p] for p in sorted(kept)]
-        else:
-            frames = _decode_whole(container, stream, path)
-            num_decoded = len(frames)
-            start = sampling.window_start(len(frames), window_length, clip_idx, num_clips, rng)
-            lo, hi = sampling.window_to_pts(start, window_length, len(frames), len(frames))
-            window = frames[lo : hi + 2]
-        if not window:
-            raise DecodeError(path, "no frames in the clip window")
-        rgb = torch.as_tensor(np.stack([f.to_rgb().to_ndarray() for f in window]))
-        index = sampling.clip_frame_indices(rgb.shape[0], span, num_frames)
-        return torch.index_select(rgb, 0, index), num_decoded
-    except _DECODE_FAILURES as exc:
-        raise DecodeError(path, f"{type(exc).__name__}: {exc}") from exc
-    finally:
-        container.close()

@@ -14,13 +14,12 @@ from fvcore.common.config import CfgNode
 from iopath.common.file_io import g_pathmgr
 from torch.utils.data import Dataset
 
-from slowfast.datasets import decoder, transform
+from slowfast.datasets import decoder, sampling, transform
 from slowfast.datasets.build import DATASET_REGISTRY
 from slowfast.datasets.utils import (
     normalize_to_cthw,
     pack_pathway_output,
     retry_with_other_items,
-    tensor_normalize,
 )
 
 logger = logging.getLogger(__name__)
@@ -32,11 +31,15 @@ class DatasetFormatError(ValueError):
     """A dataset list file is malformed; the message names the file and the line."""
 
 
-def load_video_list(csv_path: str, path_prefix: str = "", separator: str = " ") -> Tuple[List[str], List[int]]:
+def load_video_list(
+    csv_path: str, path_prefix: str = "", separator: str = " ", num_classes: Optional[int] = None
+) -> Tuple[List[str], List[int]]:
     """Read ``path label`` lines (``separator``-separated; comma or whitespace also accepted).
 
     Blank lines are ignored. Raises DatasetFormatError naming the file and line
-    for a line that does not have exactly two columns or whose label is not an integer.
+    for a line that does not have exactly two columns, whose label is not an
+    integer, or (given ``num_classes``, MODEL.NUM_CLASSES) whose label is outside
+    ``[0, num_classes)``.
     """
     if not g_pathmgr.exists(csv_path):
         raise FileNotFoundError(f"Dataset list {csv_path} not found")
@@ -59,6 +62,10 @@ def load_video_list(csv_path: str, path_prefix: str = "", separator: str = " ") 
                 raise DatasetFormatError(
                     f"{csv_path}:{lineno}: label {label!r} is not an integer: {line!r}"
                 ) from None
+            if num_classes is not None and not 0 <= value < num_classes:
+                raise DatasetFormatError(
+                    f"{csv_path}:{lineno}: label {value} is outside [0, MODEL.NUM_CLASSES={num_classes}): {line!r}"
+                )
             paths.append(os.path.join(path_prefix, path))
             labels.append(value)
     if not paths:
@@ -101,9 +108,7 @@ class Kinetics(Dataset):
     across worker processes.
     """
 
-    def __init__(
-        self, cfg: CfgNode, mode: str, num_retries: Optional[int] = None, *, decode_once: bool = True
-    ) -> None:
+    def __init__(self, cfg: CfgNode, mode: str, num_retries: Optional[int] = None) -> None:
         if mode not in ("train", "val", "test"):
             raise ValueError(f"Split '{mode}' not supported for {type(self).__name__}")
         if cfg.DATA.DECODING_BACKEND.lower() != "pyav":
@@ -114,7 +119,6 @@ class Kinetics(Dataset):
             )
         self.cfg = cfg
         self.mode = mode
-        self.decode_once = decode_once
         self._num_retries = cfg.DATA_LOADER.NUM_RETRIES if num_retries is None else num_retries
         self._threads = decode_threads_of(cfg)
         self._num_clips = cfg.TEST.NUM_ENSEMBLE_VIEWS
@@ -124,7 +128,7 @@ class Kinetics(Dataset):
         self.num_skipped = 0
         csv_path = os.path.join(self.data_dir(), f"{mode}.csv")
         self._path_to_videos, self._labels = load_video_list(
-            csv_path, self.path_prefix(), cfg.DATA.PATH_LABEL_SEPARATOR
+            csv_path, self.path_prefix(), cfg.DATA.PATH_LABEL_SEPARATOR, cfg.MODEL.NUM_CLASSES
         )
         logger.info("Constructed %s %s dataset with %d videos from %s", type(self).__name__, mode,
                     len(self._path_to_videos), csv_path)
@@ -151,6 +155,12 @@ class Kinetics(Dataset):
         """Crop positions of the test views of one clip: [0, 1, 2] with three crops, [1] (centre) with one."""
         return [0, 1, 2] if self._num_crops == 3 else [1]
 
+    @property
+    def test_scale(self) -> int:
+        """Short side of a test clip before its crops are cut (``sampling.view_short_side``)."""
+        data = self.cfg.DATA
+        return sampling.view_short_side(self._num_crops, data.TEST_CROP_SIZE, data.TRAIN_JITTER_SCALES)
+
     def video_path(self, index: int) -> str:
         return self._path_to_videos[index]
 
@@ -162,7 +172,7 @@ class Kinetics(Dataset):
 
     def __getitem__(self, index: int) -> Item:
         if self.mode == "test":
-            views, decoded = self.load_test_views(index) if self.decode_once else self.load_test_views_per_view(index)
+            views, decoded = self.load_test_views(index)
             inputs = pack_pathway_output(self.cfg, views)
             return inputs, self._labels[index], index, {"skipped": 0, "decoded_frames": decoded}
         (clip, label, decoded), used, skipped = retry_with_other_items(
@@ -192,6 +202,7 @@ class Kinetics(Dataset):
             clip_indices=clip_indices,
             num_clips=self._num_clips,
             threads=self._threads,
+            use_offset=data.USE_OFFSET_SAMPLING,
         )
 
     def load_train_clip(self, index: int, random_flip: Optional[bool] = None) -> Tuple[torch.Tensor, int]:
@@ -220,48 +231,20 @@ class Kinetics(Dataset):
 
         Normalisation is elementwise, so it runs once over the distinct frames
         of all clips. Resizing runs once per clip (not per view) on a
-        ``C x T x H x W`` tensor, the shape it has in the per-view path: the CPU
-        bilinear kernel may round differently for another number of frames, and
-        the views must equal the per-view ones bit for bit.
+        ``C x T x H x W`` tensor, the shape it has in PySlowFast's per-view
+        pipeline: the CPU bilinear kernel may round differently for another
+        number of frames, and the views must equal the per-view ones bit for bit
+        (``tests/datasets/per_view_reference.py``). The short side goes to
+        ``test_scale`` and the crops are cut from there.
         """
         data = self.cfg.DATA
         decoded = self._decode(index, list(range(self._num_clips)))
         frames = normalize_to_cthw(decoded.frames, data.MEAN, data.STD)
+        scale = self.test_scale
         views = []
         for k in range(self._num_clips):
             clip = torch.index_select(frames, 1, decoded.clip_index[k])
-            clip, _ = transform.short_side_scale(clip, data.TEST_CROP_SIZE)
+            clip, _ = transform.short_side_scale(clip, scale)
             for s in self.spatial_indices:
                 views.append(transform.uniform_crop(clip, data.TEST_CROP_SIZE, s)[0])
         return torch.stack(views), decoded.num_decoded
-
-    def load_test_views_per_view(self, index: int) -> Tuple[torch.Tensor, int]:
-        """Reference path: every view decoded and transformed on its own, as PySlowFast does.
-
-        Same output as ``load_test_views``; kept to test that equality and to
-        benchmark the decoding it saves.
-        """
-        data = self.cfg.DATA
-        views, total = [], 0
-        for v in range(self.num_views):
-            k, s = divmod(v, self._num_crops)
-            clip, decoded = decoder.decode_clip_reference(
-                self._path_to_videos[index],
-                num_frames=data.NUM_FRAMES,
-                sampling_rate=data.SAMPLING_RATE,
-                target_fps=data.TARGET_FPS,
-                clip_idx=k,
-                num_clips=self._num_clips,
-                threads=self._threads,
-            )
-            total += decoded
-            frames = tensor_normalize(clip, data.MEAN, data.STD).permute(3, 0, 1, 2)
-            frames, _ = transform.spatial_sampling(
-                frames,
-                spatial_idx=self.spatial_indices[s],
-                min_scale=data.TEST_CROP_SIZE,
-                max_scale=data.TEST_CROP_SIZE,
-                crop_size=data.TEST_CROP_SIZE,
-            )
-            views.append(frames)
-        return torch.stack(views), total

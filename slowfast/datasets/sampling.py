@@ -9,7 +9,7 @@ so the expressions must not be "simplified".
 
 import math
 import random
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 
@@ -33,21 +33,39 @@ def window_start(
     clip_idx: int,
     num_clips: int,
     rng: Optional[random.Random] = None,
+    *,
+    use_offset: bool = False,
 ) -> float:
     """First source frame (a float) of the window of clip ``clip_idx`` out of ``num_clips``.
 
     ``clip_idx == -1`` draws the start uniformly in ``[0, delta]`` (training);
-    otherwise the windows start at ``delta * k / K``, and at ``delta / 2`` when
-    ``K == 1``, where ``delta = max(N - L, 0)``.
+    otherwise the windows start at ``delta * k / K`` (so a single clip starts at
+    0), where ``delta = max(N - L, 0)``. With ``use_offset``
+    (DATA.USE_OFFSET_SAMPLING) they start at ``k * floor(delta / (K - 1))``, first
+    at 0 and last at the end, and a single clip at ``floor(delta / 2)``.
     """
     delta = max(video_frames - window_length, 0)
     if clip_idx == -1:
         return (rng or random).uniform(0, delta)
     if not 0 <= clip_idx < num_clips:
         raise ValueError(f"clip_idx must be -1 or in [0, {num_clips}), got {clip_idx}")
-    if num_clips == 1:
-        return delta / 2
+    if use_offset:
+        if num_clips == 1:
+            return math.floor(delta / 2)
+        return clip_idx * math.floor(delta / (num_clips - 1))
     return delta * clip_idx / num_clips
+
+
+def view_short_side(num_spatial_crops: int, test_crop_size: int, train_jitter_scales: Sequence[int]) -> int:
+    """Short side that test clips are scaled to before their crops are cut.
+
+    ``TEST_CROP_SIZE`` with several spatial crops; ``TRAIN_JITTER_SCALES[0]``
+    with one (the centre ``TEST_CROP_SIZE`` crop of a larger frame), as the
+    MViT and X3D configs are evaluated.
+    """
+    if num_spatial_crops > 1:
+        return int(test_crop_size)
+    return int(train_jitter_scales[0])
 
 
 def window_to_pts(start: float, window_length: float, duration: float, video_frames: int) -> Tuple[int, int]:

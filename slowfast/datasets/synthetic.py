@@ -248,12 +248,10 @@ class Synthetic(Kinetics):
     of classes that has no mirror for every class, clips are not flipped.
     """
 
-    def __init__(
-        self, cfg: CfgNode, mode: str, num_retries: Optional[int] = None, *, decode_once: bool = True
-    ) -> None:
+    def __init__(self, cfg: CfgNode, mode: str, num_retries: Optional[int] = None) -> None:
         spec = spec_from_cfg(cfg)
         self._root = ensure_synthetic_dataset(synthetic_data_dir(cfg), spec)
-        super().__init__(cfg, mode, num_retries, decode_once=decode_once)
+        super().__init__(cfg, mode, num_retries)
         mirror = [mirrored_class(c, spec.num_classes) for c in range(spec.num_classes)]
         self._mirror: Optional[List[int]] = None if None in mirror else mirror
         if cfg.DATA.RANDOM_FLIP and self._mirror is None and mode == "train":

@@ -7,13 +7,11 @@ from typing import Callable, List, Optional, Sequence, Tuple, TypeVar, Union
 import torch
 from fvcore.common.config import CfgNode
 
+from slowfast.config.archs import MULTI_PATHWAY_ARCH, SINGLE_PATHWAY_ARCH, pathway_arch_lists
 from slowfast.datasets.sampling import slow_pathway_indices
 
 logger = logging.getLogger(__name__)
 
-# Architectures fed one clip, and those fed [slow, fast]; cfg.MODEL.* lists take precedence when set.
-SINGLE_PATHWAY_ARCH = ["2d", "c2d", "i3d", "slow", "x3d", "mvit", "maskmvit", "c2d_nopool", "i3d_nopool"]
-MULTI_PATHWAY_ARCH = ["slowfast"]
 
 T = TypeVar("T")
 
@@ -75,8 +73,7 @@ def pack_pathway_output(cfg: CfgNode, frames: torch.Tensor) -> List[torch.Tensor
     """
     if cfg.DATA.get("REVERSE_INPUT_CHANNEL", False):
         frames = frames.flip(frames.dim() - 4)
-    single = cfg.MODEL.get("SINGLE_PATHWAY_ARCH", None) or SINGLE_PATHWAY_ARCH
-    multi = cfg.MODEL.get("MULTI_PATHWAY_ARCH", None) or MULTI_PATHWAY_ARCH
+    single, multi = pathway_arch_lists(cfg)
     return pack_pathways(frames, cfg.MODEL.ARCH, cfg.SLOWFAST.ALPHA, single, multi)
 
 

@@ -20,6 +20,9 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from fvcore.common.config import CfgNode
 
+from slowfast.config.validation import dist_backend_of, procs_per_node, world_size_of
+from slowfast.engine.placement import check_devices
+
 # How long a collective may wait for a missing peer before the job fails instead of hanging.
 _TIMEOUT = datetime.timedelta(minutes=int(os.environ.get("SLOWFAST_DIST_TIMEOUT_MIN", "30")))
 
@@ -28,10 +31,6 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def procs_per_node(cfg: CfgNode) -> int:
-    return cfg.NUM_GPUS if cfg.NUM_GPUS > 0 else max(1, cfg.NUM_CPU_PROCESSES)
 
 
 def _env_ranks() -> Optional[tuple]:
@@ -55,16 +54,10 @@ def _worker(
     os.environ.setdefault("LOCAL_WORLD_SIZE", str(procs_per_node(cfg)))
     if cfg.NUM_GPUS > 0:
         torch.cuda.set_device(local_rank)
-        backend = cfg.DIST_BACKEND or "nccl"
-    else:
-        backend = "gloo"
     dist.init_process_group(
-        backend=backend, init_method=init_method, world_size=world_size, rank=rank, timeout=_TIMEOUT
+        backend=dist_backend_of(cfg), init_method=init_method, world_size=world_size, rank=rank, timeout=_TIMEOUT
     )
     try:
-        if os.environ.get("SLOWFAST_TEST_FAIL_RANK") == str(rank):
-            # Fault injection for the launcher's own tests: this rank dies while its peers train.
-            raise RuntimeError(f"injected failure on rank {rank}")
         func(cfg)
     finally:
         dist.destroy_process_group()
@@ -77,15 +70,7 @@ def _spawned(local_rank: int, func, init_method: str, shard_id: int, world_size:
 
 def launch_job(cfg: CfgNode, init_method: Optional[str], func: Callable[[CfgNode], None]) -> None:
     """Run `func(cfg)` in every process of the job, setting up torch.distributed around it."""
-    if cfg.NUM_GPUS > 0 and not torch.cuda.is_available():
-        raise RuntimeError(
-            f"NUM_GPUS is {cfg.NUM_GPUS} but CUDA is not available on this machine; "
-            "set NUM_GPUS 0 to run on the CPU."
-        )
-    if cfg.NUM_GPUS > torch.cuda.device_count():
-        raise RuntimeError(
-            f"NUM_GPUS is {cfg.NUM_GPUS} but only {torch.cuda.device_count()} GPUs are visible on this machine."
-        )
+    check_devices(cfg)
     if init_method == "env://":
         ranks = _env_ranks()
         if ranks is None:
@@ -100,7 +85,7 @@ def launch_job(cfg: CfgNode, init_method: Optional[str], func: Callable[[CfgNode
         return
 
     per_node = procs_per_node(cfg)
-    world_size = per_node * cfg.NUM_SHARDS
+    world_size = world_size_of(cfg)
     if world_size == 1:
         func(cfg)
         return

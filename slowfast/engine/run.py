@@ -33,9 +33,9 @@ def _jobs(cfg: CfgNode) -> List[Job]:
 
 def _layout(cfg: CfgNode) -> Tuple:
     """What decides the process group: configs with the same layout can share one."""
-    from slowfast.engine.launch import procs_per_node
+    from slowfast.config.validation import dist_backend_of, procs_per_node
 
-    return (cfg.NUM_GPUS > 0, procs_per_node(cfg), cfg.NUM_SHARDS, cfg.SHARD_ID, cfg.DIST_BACKEND)
+    return (cfg.NUM_GPUS > 0, procs_per_node(cfg), cfg.NUM_SHARDS, cfg.SHARD_ID, dist_backend_of(cfg))
 
 
 def run_planned_jobs(plan: List[Tuple[CfgNode, List[Job]]], cfg: CfgNode) -> None:

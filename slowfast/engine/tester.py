@@ -12,6 +12,7 @@ import slowfast.checkpoint as cu
 from slowfast.datasets.loader import construct_loader
 from slowfast.engine.common import autocast_context, batch_to_device, build_tensorboard_writer, setup_job
 from slowfast.evaluation.meters import TestMeter
+from slowfast.engine.placement import prepare_model
 from slowfast.models import build_model
 from slowfast.utils import distributed as du
 from slowfast.utils.logging import get_logger
@@ -73,7 +74,7 @@ def perform_test(test_loader, model: nn.Module, test_meter: TestMeter, cfg: CfgN
 def test(cfg: CfgNode) -> Optional[Dict]:
     """Test `cfg`'s model on TEST.DATASET with TEST.NUM_ENSEMBLE_VIEWS x TEST.NUM_SPATIAL_CROPS views per video."""
     setup_job(cfg, "test")
-    model = build_model(cfg)
+    model = prepare_model(cfg, build_model(cfg))
     if cfg.LOG_MODEL_INFO and du.is_master_proc():
         from slowfast.models.stats import log_model_info
 
@@ -88,7 +89,7 @@ def test(cfg: CfgNode) -> Optional[Dict]:
         stats = test_detection(test_loader, model, cfg, writer)
     else:
         meter = TestMeter(
-            len(test_loader.dataset), cfg.MODEL.NUM_CLASSES, cfg.TEST.ENSEMBLE_METHOD, cfg.DATA.MULTI_LABEL
+            len(test_loader.dataset), cfg.MODEL.NUM_CLASSES, cfg.DATA.ENSEMBLE_METHOD, cfg.DATA.MULTI_LABEL
         )
         stats = perform_test(test_loader, model, meter, cfg, writer)
         if du.is_master_proc() and "top1_acc" in stats:

@@ -18,6 +18,7 @@ from slowfast.engine.common import (
 )
 from slowfast.evaluation import metrics
 from slowfast.evaluation.meters import TrainMeter, ValMeter
+from slowfast.engine.placement import prepare_model
 from slowfast.models import build_model
 from slowfast.solver.losses import get_loss_func
 from slowfast.solver.lr_policy import get_lr_at_epoch
@@ -195,7 +196,7 @@ def _make_scaler(cfg: CfgNode) -> torch.amp.GradScaler:
 def train(cfg: CfgNode) -> Optional[Dict[str, float]]:
     """Train `cfg`'s model from its start epoch (fresh, resumed or fine-tuned) to SOLVER.MAX_EPOCH."""
     setup_job(cfg, "train")
-    model = build_model(cfg)
+    model = prepare_model(cfg, build_model(cfg))
     if cfg.LOG_MODEL_INFO and du.is_master_proc():
         from slowfast.models.stats import log_model_info
 

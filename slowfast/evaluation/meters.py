@@ -58,12 +58,23 @@ def _eta(seconds: float) -> str:
 
 
 class _IterationTimers:
-    """Iteration, data-wait and compute timers shared by the train and validation meters."""
+    """Iteration, data-wait and compute timers shared by the train and validation meters.
+
+    The timers hold the latest iteration; the ``epoch_*`` sums hold every finished
+    iteration since ``reset_epoch_times``, for figures over a whole epoch.
+    """
 
     def __init__(self) -> None:
         self.iter_timer = Timer()
         self.data_timer = Timer()
         self.net_timer = Timer()
+        self.reset_epoch_times()
+
+    def reset_epoch_times(self) -> None:
+        self.epoch_iters_timed = 0
+        self.epoch_iter_seconds = 0.0
+        self.epoch_data_seconds = 0.0
+        self.epoch_net_seconds = 0.0
 
     def iter_tic(self) -> None:
         self.iter_timer.reset()
@@ -72,10 +83,23 @@ class _IterationTimers:
     def iter_toc(self) -> None:
         self.iter_timer.pause()
         self.net_timer.pause()
+        self.epoch_iters_timed += 1
+        self.epoch_iter_seconds += self.iter_timer.seconds()
+        self.epoch_net_seconds += self.net_timer.seconds()
 
     def data_toc(self) -> None:
         self.data_timer.pause()
         self.net_timer.reset()
+        self.epoch_data_seconds += self.data_timer.seconds()
+
+    def epoch_mean_times(self) -> Dict[str, float]:
+        """Mean seconds per iteration over the epoch so far: ``dt`` (whole), ``dt_data``, ``dt_net``."""
+        n = max(self.epoch_iters_timed, 1)
+        return {
+            "dt": self.epoch_iter_seconds / n,
+            "dt_data": self.epoch_data_seconds / n,
+            "dt_net": self.epoch_net_seconds / n,
+        }
 
 
 class TrainMeter(_IterationTimers):
@@ -101,6 +125,7 @@ class TrainMeter(_IterationTimers):
         self.num_top5_mis = 0.0
         self.num_samples = 0
         self.skipped_videos = 0
+        self.reset_epoch_times()
 
     def update_stats(
         self,
@@ -148,13 +173,14 @@ class TrainMeter(_IterationTimers):
         log_json_stats(stats)
 
     def log_epoch_stats(self, cur_epoch: int) -> Dict[str, float]:
+        """Epoch figures: mean seconds per iteration of this epoch, and the time left at that pace."""
+        times = self.epoch_mean_times()
+        left = self.max_iter - (cur_epoch + 1) * self.epoch_iters
         stats = {
             "_type": "train_epoch",
             "epoch": f"{cur_epoch + 1}/{self.cfg.SOLVER.MAX_EPOCH}",
-            "dt": self.iter_timer.seconds(),
-            "dt_data": self.data_timer.seconds(),
-            "dt_net": self.net_timer.seconds(),
-            "eta": _eta(self._eta_seconds(cur_epoch, self.epoch_iters - 1)),
+            **times,
+            "eta": _eta(times["dt"] * left),
             "lr": self.lr,
             "loss": self.loss_total / max(self.num_samples, 1),
             "skipped_videos": self.skipped_videos,
@@ -234,7 +260,7 @@ class TestMeter:
 
     def __init__(self, num_videos: int, num_classes: int, ensemble_method: str = "sum", multi_label: bool = False) -> None:
         if ensemble_method not in ("sum", "max"):
-            raise ValueError(f"TEST.ENSEMBLE_METHOD must be 'sum' or 'max', got '{ensemble_method}'.")
+            raise ValueError(f"DATA.ENSEMBLE_METHOD must be 'sum' or 'max', got '{ensemble_method}'.")
         self.num_videos = num_videos
         self.num_classes = num_classes
         self.ensemble_method = ensemble_method

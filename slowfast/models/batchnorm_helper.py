@@ -7,12 +7,14 @@ config asks for.
 
 import logging
 from functools import partial
-from typing import Callable, Optional
+from typing import Callable, Dict, Optional
 
 import torch
 import torch.distributed as dist
 import torch.nn as nn
 from fvcore.common.config import CfgNode
+
+from slowfast.config.validation import procs_per_node
 
 logger = logging.getLogger(__name__)
 
@@ -70,16 +72,28 @@ class SubBatchNorm3d(nn.Module):
         return x
 
 
-def _sync_process_group(cfg: CfgNode) -> Optional["dist.ProcessGroup"]:
-    """The group a SyncBatchNorm layer syncs over: all processes, or groups of BN.NUM_SYNC_DEVICES."""
-    if not (dist.is_available() and dist.is_initialized()):
+def sync_group_size(cfg: CfgNode, world_size: int) -> int:
+    """Processes that one SyncBatchNorm layer syncs over, as PySlowFast/PyTorchVideo define it.
+
+    BN.GLOBAL_SYNC: every process of the job. Otherwise groups of BN.NUM_SYNC_DEVICES
+    consecutive devices of one machine (1: no sync at all; 0 or less: the whole machine),
+    which must divide the processes per machine.
+    """
+    if cfg.BN.GLOBAL_SYNC:
+        return world_size
+    local = min(procs_per_node(cfg), world_size)
+    size = cfg.BN.NUM_SYNC_DEVICES if cfg.BN.NUM_SYNC_DEVICES > 0 else local
+    if local % size != 0:
+        raise ValueError(
+            f"BN.NUM_SYNC_DEVICES ({cfg.BN.NUM_SYNC_DEVICES}) must divide the processes per machine ({local})."
+        )
+    return size
+
+
+def _sync_process_group(cfg: CfgNode, size: int) -> Optional["dist.ProcessGroup"]:
+    """The process group of ``size`` consecutive ranks holding this one (None: all of them)."""
+    if not (dist.is_available() and dist.is_initialized()) or size >= dist.get_world_size():
         return None
-    world = dist.get_world_size()
-    size = cfg.BN.NUM_SYNC_DEVICES
-    if cfg.BN.GLOBAL_SYNC or size <= 1 or size >= world:
-        return None
-    if world % size != 0:
-        raise ValueError(f"BN.NUM_SYNC_DEVICES ({size}) must divide the number of processes ({world}).")
     group, _ = dist.new_subgroups(group_size=size)
     return group
 
@@ -89,23 +103,35 @@ def get_norm(cfg: CfgNode) -> NormModule:
 
     - "batchnorm": nn.BatchNorm3d.
     - "sub_batchnorm": SubBatchNorm3d with BN.NUM_SPLITS splits.
-    - "sync_batchnorm": nn.SyncBatchNorm over all processes, or over consecutive groups of
-      BN.NUM_SYNC_DEVICES processes (BN.GLOBAL_SYNC forces all). SyncBatchNorm needs GPUs: with
-      NUM_GPUS 0 plain BatchNorm3d is used and a warning is logged (same state_dict keys).
+    - "sync_batchnorm": nn.SyncBatchNorm over groups of BN.NUM_SYNC_DEVICES local devices, or
+      over all processes with BN.GLOBAL_SYNC (``sync_group_size``); a group of one device is plain
+      BatchNorm3d. SyncBatchNorm needs GPUs: with NUM_GPUS 0 plain BatchNorm3d is used and a
+      warning is logged (same state_dict keys).
     """
     norm_type = cfg.BN.NORM_TYPE
-    if norm_type == "batchnorm":
+    if norm_type not in _NORM_FACTORIES:
+        raise NotImplementedError(f"BN.NORM_TYPE '{norm_type}' is not supported; choose one of {NORM_TYPES}.")
+    return _NORM_FACTORIES[norm_type](cfg)
+
+
+def _sync_batchnorm(cfg: CfgNode) -> NormModule:
+    if cfg.NUM_GPUS == 0:
+        logger.warning("BN.NORM_TYPE sync_batchnorm needs GPUs; NUM_GPUS is 0, so plain BatchNorm3d is used.")
         return nn.BatchNorm3d
-    if norm_type == "sub_batchnorm":
-        return partial(SubBatchNorm3d, cfg.BN.NUM_SPLITS)
-    if norm_type == "sync_batchnorm":
-        if cfg.NUM_GPUS == 0:
-            logger.warning("BN.NORM_TYPE sync_batchnorm needs GPUs; NUM_GPUS is 0, so plain BatchNorm3d is used.")
-            return nn.BatchNorm3d
-        return partial(nn.SyncBatchNorm, process_group=_sync_process_group(cfg))
-    raise NotImplementedError(
-        f"BN.NORM_TYPE '{norm_type}' is not supported; choose batchnorm, sub_batchnorm or sync_batchnorm."
-    )
+    world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+    size = sync_group_size(cfg, world)
+    if size == 1:
+        return nn.BatchNorm3d
+    return partial(nn.SyncBatchNorm, process_group=_sync_process_group(cfg, size))
+
+
+_NORM_FACTORIES: Dict[str, Callable[[CfgNode], NormModule]] = {
+    "batchnorm": lambda cfg: nn.BatchNorm3d,
+    "sub_batchnorm": lambda cfg: partial(SubBatchNorm3d, cfg.BN.NUM_SPLITS),
+    "sync_batchnorm": _sync_batchnorm,
+}
+# The allowed values of BN.NORM_TYPE.
+NORM_TYPES = tuple(_NORM_FACTORIES)
 
 
 def is_norm_module(module: nn.Module) -> bool:

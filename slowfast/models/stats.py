@@ -9,6 +9,8 @@ import torch.nn as nn
 from fvcore.common.config import CfgNode
 from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis
 
+from slowfast.config.archs import pathway_arch_lists
+from slowfast.datasets.utils import pack_pathways
 from slowfast.models.batchnorm_helper import is_norm_module
 from slowfast.utils.modules import unwrap_model
 
@@ -38,10 +40,7 @@ def pathway_input(cfg: CfgNode, num_frames: int, crop_size: int, device: Union[s
     (the same frames the data loader picks).
     """
     frames = torch.rand(1, cfg.DATA.INPUT_CHANNEL_NUM[0], num_frames, crop_size, crop_size, device=device)
-    if cfg.MODEL.ARCH not in cfg.MODEL.MULTI_PATHWAY_ARCH:
-        return [frames]
-    index = torch.linspace(0, num_frames - 1, num_frames // cfg.SLOWFAST.ALPHA, device=device).long()
-    return [frames.index_select(2, index), frames]
+    return pack_pathways(frames, cfg.MODEL.ARCH, cfg.SLOWFAST.ALPHA, *pathway_arch_lists(cfg))
 
 
 def model_analysis_input(cfg: CfgNode, use_train_input: bool = True, device: Union[str, torch.device] = "cpu") -> Tuple:

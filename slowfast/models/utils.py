@@ -6,6 +6,7 @@ import torch.nn as nn
 from fvcore.common.config import CfgNode
 
 from slowfast.models.batchnorm_helper import is_norm_module
+from slowfast.utils.modules import unwrap_model
 
 
 def get_param_groups(model: nn.Module, cfg: CfgNode) -> List[Dict[str, Any]]:
@@ -17,12 +18,12 @@ def get_param_groups(model: nn.Module, cfg: CfgNode) -> List[Dict[str, Any]]:
     - With SOLVER.ZERO_WD_1D_PARAM, every other 1-D parameter and every bias gets no decay.
     - The rest get SOLVER.WEIGHT_DECAY.
     Frozen parameters (requires_grad False) are left out; empty groups are dropped. Works on a
-    DistributedDataParallel-wrapped model too.
+    DistributedDataParallel- or torch.compile-wrapped model too.
 
     Returns:
         a list of {"params": [...], "weight_decay": float} dicts, ready for torch.optim.
     """
-    inner = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+    inner = unwrap_model(model)
     skip = set(inner.no_weight_decay()) if callable(getattr(inner, "no_weight_decay", None)) else set()
     bn, decay, no_decay = [], [], []
     seen = set()

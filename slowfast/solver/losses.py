@@ -29,6 +29,8 @@ _LOSSES = {
     "bce_logit": nn.BCEWithLogitsLoss,
     "soft_cross_entropy": SoftTargetCrossEntropy,
 }
+# The allowed values of MODEL.LOSS_FUNC.
+LOSS_FUNCS = tuple(_LOSSES)
 
 
 def get_loss_func(loss_name: str) -> Callable[..., nn.Module]:

@@ -56,6 +56,8 @@ _POLICIES = {
     "steps_with_relative_lrs": lr_func_steps_with_relative_lrs,
     "constant": lr_func_constant,
 }
+# The allowed values of SOLVER.LR_POLICY.
+LR_POLICIES = tuple(_POLICIES)
 
 
 def get_lr_func(lr_policy: str):

@@ -18,7 +18,7 @@ def build_parser(description: str = "Train and test video models.") -> argparse.
             "examples:\n"
             "  python tools/run_net.py --cfg configs/Kinetics/SLOWFAST_8x8_R50.yaml "
             "DATA.PATH_TO_DATA_DIR /data/kinetics NUM_GPUS 8\n"
-            "  python tools/run_net.py --cfg configs/Synthetic/SLOWFAST_4x4_R18_CPU.yaml NUM_GPUS 0\n"
+            "  python tools/run_net.py --cfg configs/Synthetic/SLOWFAST_R18_CPU.yaml NUM_GPUS 0\n"
             "  multi-node: add --init_method tcp://HOST:PORT --num_shards 2 --shard_id K on each node"
         ),
     )

@@ -106,3 +106,21 @@ def test_inflate_is_harmless_for_a_3d_checkpoint(tmp_path, inflate):
     path = tmp_path / "video.pyth"
     torch.save({"epoch": 7, "model_state": model.state_dict()}, path)
     assert cu.load_checkpoint(str(path), TinyResNet(stem_temp_kernel=5), inflate=inflate, strict=True) == 7
+
+
+def test_inflation_and_loading_share_one_fitting_rule():
+    from slowfast.checkpoint.inflate import fit_to_shape
+
+    w = torch.randn(4, 3, 5, 5)
+    assert fit_to_shape(w, (4, 3, 5, 5))[1] == ""
+    inflated, how = fit_to_shape(w, (4, 3, 2, 5, 5))
+    assert how == "inflated" and torch.allclose(inflated.sum(2), w)
+    assert fit_to_shape(w, (4, 3, 2, 5, 5), inflate=False) == (None, "")
+    fc = torch.randn(7, 16)
+    reshaped, how = fit_to_shape(fc, (7, 16, 1, 1, 1))
+    assert how == "reshaped" and torch.equal(reshaped.flatten(1), fc)
+    assert fit_to_shape(w, (4, 3, 3, 3)) == (None, "")
+    # inflate_weight follows the same rule: the 2D fc fits a 1x1x1 conv head too.
+    out = cu.inflate_weight({"head.w": fc, "conv.w": w}, {"head.w": torch.zeros(7, 16, 1, 1, 1),
+                                                          "conv.w": torch.zeros(4, 3, 3, 5, 5)})
+    assert out["head.w"].shape == (7, 16, 1, 1, 1) and out["conv.w"].shape == (4, 3, 3, 5, 5)

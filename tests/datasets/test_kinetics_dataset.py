@@ -7,6 +7,7 @@ import random
 import pytest
 import torch
 
+from per_view_reference import PerViewKinetics
 from video_testing import clip_indices, write_csv, write_video
 from slowfast.datasets import DATASET_REGISTRY, DatasetFormatError, DecodeError, Kinetics, build_dataset
 from slowfast.datasets import decoder
@@ -53,6 +54,18 @@ def test_bad_csv_lines_name_file_and_line(tmp_path, text, lineno, what):
         load_video_list(str(path))
     message = str(info.value)
     assert f"{path}:{lineno}:" in message and what in message
+
+
+@pytest.mark.parametrize("label", [7, -1])
+def test_label_outside_num_classes_names_file_and_line(video_dir, make_cfg, label):
+    path = video_dir / "train.csv"
+    path.write_text(f"v0.mp4 0\nv1.mp4 {label}\n")
+    with pytest.raises(DatasetFormatError) as info:
+        load_video_list(str(path), num_classes=7)
+    assert f"{path}:2:" in str(info.value) and "MODEL.NUM_CLASSES=7" in str(info.value)
+    with pytest.raises(DatasetFormatError, match="train.csv:2:"):
+        Kinetics(make_cfg(video_dir, MODEL__NUM_CLASSES=7), "train")
+    assert load_video_list(str(path))[1] == [0, label]  # no range without a class count
 
 
 def test_missing_or_empty_csv(tmp_path):
@@ -120,20 +133,51 @@ def test_test_item_views_and_order(video_dir, make_cfg):
     assert first[0][0] == 0 and first[0] != first[2]
 
 
-@pytest.mark.parametrize("crops,clips", [(3, 3), (1, 2), (3, 1)])
-def test_decode_once_equals_per_view_decoding(video_dir, make_cfg, crops, clips):
+@pytest.mark.parametrize("crops,clips,offset", [(3, 3, False), (1, 2, False), (3, 1, False), (1, 1, False),
+                                                (3, 3, True), (1, 1, True)])
+def test_decode_once_equals_per_view_decoding(video_dir, make_cfg, crops, clips, offset):
     cfg = make_cfg(video_dir, DATA__PATH_PREFIX=str(video_dir), TEST__NUM_SPATIAL_CROPS=crops,
-                   TEST__NUM_ENSEMBLE_VIEWS=clips)
+                   TEST__NUM_ENSEMBLE_VIEWS=clips, DATA__USE_OFFSET_SAMPLING=offset)
     once = Kinetics(cfg, "test")
-    per_view = Kinetics(cfg, "test", decode_once=False)
+    per_view = PerViewKinetics(cfg, "test")
     for index in range(len(once)):  # landscape, 15 fps, portrait, too short for the window
         a, b = once[index], per_view[index]
         assert a[0][1].shape == (clips * crops, 3, 8, 40, 40)
         for x, y in zip(a[0], b[0]):
             assert torch.equal(x, y)
         assert a[1:3] == b[1:3]
-        # About one decode per clip at most, where the per-view path decodes every clip once per crop.
-        assert a[3]["decoded_frames"] <= b[3]["decoded_frames"] // crops + clips
+        # About one decode per clip at most, where the per-view path decodes every clip once per crop
+        # (offset windows tile the whole video, so there the one pass decodes all of it).
+        if not offset:
+            assert a[3]["decoded_frames"] <= b[3]["decoded_frames"] // crops + clips
+
+
+def test_one_crop_is_the_centre_of_the_first_jitter_scale(video_dir, make_cfg):
+    # TEST.NUM_SPATIAL_CROPS 1: short side to TRAIN_JITTER_SCALES[0] (48), then the centre 40x40 crop.
+    cfg = make_cfg(video_dir, DATA__PATH_PREFIX=str(video_dir), TEST__NUM_SPATIAL_CROPS=1,
+                   TEST__NUM_ENSEMBLE_VIEWS=1)
+    ds = Kinetics(cfg, "test")
+    views, _ = ds.load_test_views(0)  # 64x48 (w x h) video
+    decoded = decoder.decode_clips(ds.video_path(0), num_frames=8, sampling_rate=2, target_fps=30,
+                                   clip_indices=[0], num_clips=1)
+    frames = tensor_normalize(decoded.clip(0), cfg.DATA.MEAN, cfg.DATA.STD).permute(3, 0, 1, 2)
+    assert views.shape == (1, 3, 8, 40, 40)
+    assert torch.equal(views[0], frames[..., 4:44, 12:52])  # 48x64 is already at scale: ceil(8/2), ceil(24/2)
+    cfg.DATA.TRAIN_JITTER_SCALES = [56, 64]
+    views, _ = Kinetics(cfg, "test").load_test_views(0)
+    scaled = torch.nn.functional.interpolate(frames, size=(56, 74), mode="bilinear", align_corners=False)
+    assert torch.equal(views[0], scaled[..., 8:48, 17:57])
+
+
+@pytest.mark.parametrize("offset,clips,firsts", [(False, 1, [0]), (True, 1, [13]), (False, 3, [0, 9, 18]),
+                                                 (True, 3, [0, 13, 26])])
+def test_clip_starts_follow_offset_sampling(video_dir, make_cfg, offset, clips, firsts):
+    # Video 0: 40 frames at 30 fps, window ceil(2 * 7) = 14 frames, delta 26. Without offsets the
+    # windows start at 26 k / 3 = 8.67, 17.33: the first frame at or after that is 9, 18.
+    cfg = make_cfg(video_dir, DATA__PATH_PREFIX=str(video_dir), TEST__NUM_ENSEMBLE_VIEWS=clips,
+                   DATA__USE_OFFSET_SAMPLING=offset)
+    decoded = Kinetics(cfg, "test")._decode(0, list(range(clips)))
+    assert [clip_indices(decoded.clip(k))[0] for k in range(clips)] == firsts
 
 
 def test_portrait_crops_move_vertically(video_dir, make_cfg):

@@ -25,13 +25,42 @@ def test_window_starts():
     assert sampling.window_start(100, 60, 0, 10) == 0
     assert sampling.window_start(100, 60, 3, 10) == pytest.approx(12.0)
     assert sampling.window_start(100, 60, 9, 10) == pytest.approx(36.0)  # the last window stops short of the end
-    assert sampling.window_start(100, 60, 0, 1) == 20.0  # one clip: centred
+    assert sampling.window_start(100, 60, 0, 1) == 0  # one clip starts at 0 without offset sampling
     assert sampling.window_start(30, 60, 2, 3) == 0  # video shorter than the window
     rng = random.Random(0)
     draws = [sampling.window_start(100, 60, -1, 1, rng) for _ in range(200)]
     assert 0 <= min(draws) and max(draws) <= 40 and max(draws) - min(draws) > 30
     with pytest.raises(ValueError):
         sampling.window_start(100, 60, 10, 10)
+
+
+def test_offset_sampling_reaches_both_ends():
+    # DATA.USE_OFFSET_SAMPLING: start = k * floor(delta / (K - 1)); delta = 100 - 60 = 40.
+    starts = [sampling.window_start(100, 60, k, 3, use_offset=True) for k in range(3)]
+    assert starts == [0, 20, 40]
+    assert [sampling.window_start(101, 60, k, 3, use_offset=True) for k in range(3)] == [0, 20, 40]  # floor(41/2)
+    assert [sampling.window_start(100, 63, k, 5, use_offset=True) for k in range(5)] == [0, 9, 18, 27, 36]
+    assert sampling.window_start(100, 60.0, 9, 10, use_offset=True) == 36  # 9 * floor(40 / 9)
+    assert sampling.window_start(30, 60, 2, 3, use_offset=True) == 0  # video shorter than the window
+
+
+def test_offset_sampling_centres_a_single_clip():
+    assert sampling.window_start(100, 60, 0, 1, use_offset=True) == 20
+    assert sampling.window_start(101, 60, 0, 1, use_offset=True) == 20  # floor(41 / 2)
+    assert sampling.window_start(100.0, 62.5, 0, 1, use_offset=True) == 18  # floor(37.5 / 2)
+
+
+def test_offset_sampling_leaves_random_starts_alone():
+    a = [sampling.window_start(100, 60, -1, 1, random.Random(3), use_offset=True) for _ in range(3)]
+    b = [sampling.window_start(100, 60, -1, 1, random.Random(3)) for _ in range(3)]
+    assert a == b
+
+
+def test_view_short_side():
+    # Three crops: scale to the crop size; one crop: to TRAIN_JITTER_SCALES[0], then the centre crop.
+    assert sampling.view_short_side(3, 224, [256, 320]) == 224
+    assert sampling.view_short_side(1, 224, [256, 320]) == 256
+    assert sampling.view_short_side(1, 312, [356, 446]) == 356  # X3D-M
 
 
 def test_window_to_pts_truncates():

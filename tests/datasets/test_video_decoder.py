@@ -7,6 +7,7 @@ import av
 import pytest
 import torch
 
+from per_view_reference import decode_clip_reference
 from video_testing import clip_indices, expected_window, pts_per_frame, write_video
 from slowfast.datasets import decoder, sampling
 
@@ -25,7 +26,7 @@ def test_every_test_clip_takes_the_reference_frames(tmp_path, fps, n, T, tau, K)
     assert decoded.clip_index.shape == (K, T) and not decoded.whole_video
     for k in range(K):
         assert clip_indices(decoded.clip(k)) == expected_window(n, fps, T, tau, k, K, ppf=ppf), k
-        reference, _ = decoder.decode_clip_reference(path, num_frames=T, sampling_rate=tau, target_fps=30,
+        reference, _ = decode_clip_reference(path, num_frames=T, sampling_rate=tau, target_fps=30,
                                                      clip_idx=k, num_clips=K)
         assert torch.equal(decoded.clip(k), reference)
 
@@ -45,7 +46,7 @@ def test_train_clip_starts_anywhere_and_matches_reference(tmp_path):
     firsts = set()
     for seed in range(25):
         got = decode(path, T, tau, [-1], 1, rng=random.Random(seed))
-        ref, _ = decoder.decode_clip_reference(path, num_frames=T, sampling_rate=tau, target_fps=30, clip_idx=-1,
+        ref, _ = decode_clip_reference(path, num_frames=T, sampling_rate=tau, target_fps=30, clip_idx=-1,
                                                num_clips=1, rng=random.Random(seed))
         assert torch.equal(got.clip(0), ref)
         idx = clip_indices(got.clip(0))
@@ -58,7 +59,7 @@ def test_decode_once_decodes_each_frame_once(tmp_path):
     path = write_video(str(tmp_path / "v.mp4"), num_frames=120, fps=30, gop=10)
     once = decode(path, 8, 4, range(10), 10)
     per_view = sum(
-        decoder.decode_clip_reference(path, num_frames=8, sampling_rate=4, target_fps=30, clip_idx=k,
+        decode_clip_reference(path, num_frames=8, sampling_rate=4, target_fps=30, clip_idx=k,
                                       num_clips=10)[1]
         for k in range(10)
     )
@@ -87,7 +88,7 @@ def test_variable_frame_rate_matches_reference(tmp_path):
     path = write_video(str(tmp_path / "vfr.mp4"), num_frames=60, fps=25, pts_ms=pts)
     decoded = decode(path, 8, 2, range(4), 4)
     for k in range(4):
-        ref, _ = decoder.decode_clip_reference(path, num_frames=8, sampling_rate=2, target_fps=30, clip_idx=k,
+        ref, _ = decode_clip_reference(path, num_frames=8, sampling_rate=2, target_fps=30, clip_idx=k,
                                                num_clips=4)
         assert torch.equal(decoded.clip(k), ref)
     assert clip_indices(decoded.clip(0))[0] == 0
@@ -116,7 +117,7 @@ def test_streams_without_duration_are_decoded_whole(tmp_path, name, fmt, codec):
     for k in range(3):
         # The same rules on frame indices: expected_window with one "pts" per frame.
         assert clip_indices(decoded.clip(k)) == expected_window(n, fps, 8, 2, k, 3, ppf=1), k
-        ref, _ = decoder.decode_clip_reference(path, num_frames=8, sampling_rate=2, target_fps=30, clip_idx=k,
+        ref, _ = decode_clip_reference(path, num_frames=8, sampling_rate=2, target_fps=30, clip_idx=k,
                                                num_clips=3)
         assert torch.equal(decoded.clip(k), ref)
 
@@ -165,3 +166,20 @@ def test_truncated_video_fails_only_when_a_clip_needs_the_missing_part(tmp_path)
     assert cut in str(info.value)
     early = decode(cut, 4, 1, range(2), 10)  # the first two of ten clips lie in the part that is left
     assert clip_indices(early.clip(1)) == expected_window(300, 30, 4, 1, 1, 10, ppf=pts_per_frame(path))
+
+
+@pytest.mark.parametrize("K", [1, 3, 5])
+def test_offset_sampling_windows_match_the_reference(tmp_path, K):
+    n, fps, T, tau = 70, 30, 8, 2
+    path = write_video(str(tmp_path / "v.mp4"), num_frames=n, fps=fps)
+    decoded = decode(path, T, tau, range(K), K, use_offset=True)
+    for k in range(K):
+        expected = expected_window(n, fps, T, tau, k, K, ppf=pts_per_frame(path), use_offset=True)
+        assert clip_indices(decoded.clip(k)) == expected, k
+        ref, _ = decode_clip_reference(path, num_frames=T, sampling_rate=tau, target_fps=30, clip_idx=k,
+                                       num_clips=K, use_offset=True)
+        assert torch.equal(decoded.clip(k), ref)
+    if K > 1:  # window 14 frames, delta 56: the last window ends at the last frame
+        assert clip_indices(decoded.clip(K - 1))[-1] == n - 1
+    else:
+        assert clip_indices(decoded.clip(0))[0] == 28

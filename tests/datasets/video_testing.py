@@ -85,7 +85,7 @@ def clip_indices(clip: torch.Tensor) -> List[int]:
 
 
 def expected_window(num_video_frames: int, fps: float, num_frames: int, rate: int, clip: int, clips: int,
-                    target: float = 30.0, ppf: float = 512) -> List[int]:
+                    target: float = 30.0, ppf: float = 512, use_offset: bool = False) -> List[int]:
     """Source frame indices of a test clip per DATA_SAMPLING.md, for streams with evenly spaced pts.
 
     Written out independently of slowfast.datasets.sampling for frame ``i`` at pts
@@ -93,7 +93,10 @@ def expected_window(num_video_frames: int, fps: float, num_frames: int, rate: in
     """
     window = max(1.0, math.ceil(rate * (num_frames - 1) / target * fps))
     delta = max(num_video_frames - window, 0)
-    start = delta / 2 if clips == 1 else delta * clip / clips
+    if use_offset:
+        start = math.floor(delta / 2) if clips == 1 else clip * math.floor(delta / (clips - 1))
+    else:
+        start = delta * clip / clips
     start_pts, end_pts = int(start * ppf), int((start + window - 1) * ppf)
     kept = [i for i in range(num_video_frames) if start_pts <= i * ppf <= end_pts]
     after = [i for i in range(num_video_frames) if i * ppf > end_pts]

@@ -23,12 +23,13 @@ TINY = [
 ]
 
 
-def run_net(args: Sequence[str], timeout: float = 600, check: bool = True, env_extra: Dict[str, str] = None):
+def run_net(args: Sequence[str], timeout: float = 600, check: bool = True, env_extra: Dict[str, str] = None,
+            script: Path = RUN_NET):
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(env_extra or {})
     proc = subprocess.run(
-        [sys.executable, str(RUN_NET), *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env
+        [sys.executable, str(script), *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"run_net failed ({proc.returncode}):\nSTDOUT:\n{proc.stdout[-6000:]}\nSTDERR:\n{proc.stderr[-6000:]}")

@@ -13,6 +13,7 @@ from slowfast.config import get_cfg
 from slowfast.datasets.ava_synthetic import VAL_GT, AvaSyntheticSpec, config_overrides, ensure_synthetic_ava
 from slowfast.datasets.loader import construct_loader
 from slowfast.engine import detection
+from slowfast.engine.placement import prepare_model
 from slowfast.evaluation import ava_eval
 from slowfast.evaluation.ava_meter import AVAMeter, mini_groundtruth
 from slowfast.models import build_model
@@ -158,7 +159,7 @@ def test_logit_heads_write_probabilities(ava_root, tmp_path):
 def test_eval_and_test_passes_with_a_model(ava_root, tmp_path, caplog):
     cfg = make_cfg(ava_root, "OUTPUT_DIR", str(tmp_path), "AVA.FULL_TEST_ON_VAL", False, "TEST.BATCH_SIZE", 3)
     torch.manual_seed(0)
-    model = build_model(cfg)
+    model = prepare_model(cfg, build_model(cfg))
     with caplog.at_level(logging.INFO):
         val = detection.eval_detection_epoch(construct_loader(cfg, "val"), model, 2, cfg)
     assert val["_type"] == "val_epoch" and val["epoch"] == f"3/{cfg.SOLVER.MAX_EPOCH}"

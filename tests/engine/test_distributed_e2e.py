@@ -3,6 +3,7 @@
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -63,9 +64,9 @@ def test_two_shards_launched_separately(tmp_path, tiny_data_dir):
 def test_failing_rank_fails_the_job_without_hanging(tmp_path, tiny_data_dir):
     out = tmp_path / "fail"
     proc = run_net(
-        ["--cfg", SYNTHETIC_CFG, *TINY, "DATA.PATH_TO_DATA_DIR", tiny_data_dir, "OUTPUT_DIR", out,
+        ["1", "--cfg", SYNTHETIC_CFG, *TINY, "DATA.PATH_TO_DATA_DIR", tiny_data_dir, "OUTPUT_DIR", out,
          "SOLVER.MAX_EPOCH", "1", "NUM_CPU_PROCESSES", "2"],
-        timeout=300, check=False, env_extra={"SLOWFAST_TEST_FAIL_RANK": "1"},
+        timeout=300, check=False, script=Path(__file__).with_name("run_net_failing_rank.py"),
     )
     assert proc.returncode != 0
     assert "injected failure on rank 1" in proc.stderr

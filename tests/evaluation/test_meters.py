@@ -55,3 +55,32 @@ def test_accuracies_complement_errors():
     labels = torch.randint(0, 7, (20,))
     for acc, err in zip(topk_accuracies(preds, labels, (1, 5)), topk_errors(preds, labels, (1, 5))):
         assert (acc + err).item() == pytest.approx(100.0)
+
+
+def test_train_epoch_times_are_epoch_means(monkeypatch):
+    import time
+
+    from slowfast.config import get_cfg
+    from slowfast.evaluation import meters
+
+    logged = []
+    monkeypatch.setattr(meters, "log_json_stats", logged.append)
+    cfg = get_cfg()
+    cfg.SOLVER.MAX_EPOCH, cfg.LOG_PERIOD = 5, 100
+    meter = meters.TrainMeter(4, cfg)
+    meter.iter_tic()
+    for _ in range(4):
+        time.sleep(0.02)  # waiting for data
+        meter.data_toc()
+        time.sleep(0.03)  # compute
+        meter.iter_toc()
+        meter.update_stats(10.0, 5.0, 1.0, 0.1, 2)
+        meter.iter_tic()  # as the trainer does, also after the last iteration
+    stats = meter.log_epoch_stats(1)
+    assert 0.045 <= stats["dt"] < 0.2 and 0.018 <= stats["dt_data"] < stats["dt"]
+    assert stats["dt_data"] + stats["dt_net"] == pytest.approx(stats["dt"], abs=0.005)
+    # 3 of 5 epochs of 4 iterations left: 12 iterations at dt each.
+    h, m, s = map(int, stats["eta"].split(":"))
+    assert h * 3600 + m * 60 + s == int(12 * stats["dt"])
+    meter.reset()
+    assert meter.epoch_mean_times()["dt"] == 0.0

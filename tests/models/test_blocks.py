@@ -115,3 +115,23 @@ def test_param_groups(zero_1d):
     assert not any(p is model.frozen for g in groups for p in g["params"])
     assert sum(len(g["params"]) for g in groups) == 9
     torch.optim.SGD(groups, lr=0.1)
+
+
+def test_sync_batchnorm_groups_follow_pyslowfast():
+    from slowfast.config import get_cfg
+    from slowfast.models.batchnorm_helper import get_norm, sync_group_size
+
+    cfg = get_cfg()
+    cfg.NUM_GPUS, cfg.NUM_SHARDS, cfg.BN.NORM_TYPE = 8, 2, "sync_batchnorm"
+    cfg.BN.NUM_SYNC_DEVICES = 1
+    assert sync_group_size(cfg, 16) == 1  # no sync
+    assert get_norm(cfg) is torch.nn.BatchNorm3d
+    cfg.BN.NUM_SYNC_DEVICES = 4
+    assert sync_group_size(cfg, 16) == 4  # groups of 4 devices of one machine
+    cfg.BN.NUM_SYNC_DEVICES = 0
+    assert sync_group_size(cfg, 16) == 8  # the whole machine, not the whole job
+    cfg.BN.GLOBAL_SYNC = True
+    assert sync_group_size(cfg, 16) == 16
+    cfg.BN.GLOBAL_SYNC, cfg.BN.NUM_SYNC_DEVICES = False, 3
+    with pytest.raises(ValueError, match="NUM_SYNC_DEVICES"):
+        sync_group_size(cfg, 16)

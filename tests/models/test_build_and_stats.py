@@ -1,4 +1,4 @@
-"""build_model placement and wrapping, and the model statistics logged at start-up."""
+"""build_model, the engine's prepare_model (placement and wrapping), and the model statistics logged at start-up."""
 
 import logging
 import socket
@@ -10,30 +10,41 @@ import torch.nn as nn
 from fvcore.nn import FlopCountAnalysis
 from model_testing import load_cfg, tiny_opts
 
-import slowfast.models.build as build_module
+import slowfast.engine.placement as placement
+from slowfast.engine.placement import prepare_model
 from slowfast.models import build_model
 from slowfast.models.stats import get_model_stats, log_model_info, model_analysis_input, params_count
 
 
 def test_build_model_on_cpu():
-    model = build_model(load_cfg(opts=tiny_opts("slow")))
-    assert not isinstance(model, nn.parallel.DistributedDataParallel)
-    assert all(p.device.type == "cpu" for p in model.parameters())
+    cfg = load_cfg(opts=tiny_opts("slow"))
+    for model in (build_model(cfg), prepare_model(cfg, build_model(cfg))):
+        assert not isinstance(model, nn.parallel.DistributedDataParallel)
+        assert all(p.device.type == "cpu" for p in model.parameters())
 
 
-def test_build_model_channels_last():
-    model = build_model(load_cfg(opts=tiny_opts("slowfast") + ["MODEL.CHANNELS_LAST", "True"]))
+def test_build_model_only_builds():
+    cfg = load_cfg(opts=tiny_opts("slowfast") + ["MODEL.CHANNELS_LAST", "True"])
+    cfg.NUM_GPUS = 1  # not placed, so no CUDA needed
+    model = build_model(cfg)
+    conv = model.s3.pathway1_res0.branch2.a.weight
+    assert conv.device.type == "cpu" and conv.is_contiguous()
+
+
+def test_prepare_model_channels_last():
+    cfg = load_cfg(opts=tiny_opts("slowfast") + ["MODEL.CHANNELS_LAST", "True"])
+    model = prepare_model(cfg, build_model(cfg))
     conv = model.s3.pathway1_res0.branch2.a.weight
     assert conv.is_contiguous(memory_format=torch.channels_last_3d) and not conv.is_contiguous()
 
 
-def test_build_model_refuses_gpus_without_cuda():
+def test_prepare_model_refuses_gpus_without_cuda():
     if torch.cuda.is_available():
         pytest.skip("CUDA is available")
     cfg = load_cfg(opts=tiny_opts("slow"))
     cfg.NUM_GPUS = 1
     with pytest.raises(RuntimeError, match="NUM_GPUS 0"):
-        build_model(cfg)
+        prepare_model(cfg, build_model(cfg))
 
 
 def _free_port() -> int:
@@ -42,7 +53,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_build_model_wraps_ddp_when_the_world_is_larger(monkeypatch):
+def test_prepare_model_wraps_ddp_when_the_world_is_larger(monkeypatch):
     """With more than one process the model is DDP-wrapped (no device_ids on CPU).
 
     A one-process Gloo group stands in for the job; the world size the builder sees is patched.
@@ -51,12 +62,12 @@ def test_build_model_wraps_ddp_when_the_world_is_larger(monkeypatch):
         pytest.skip("a process group already exists")
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{_free_port()}", rank=0, world_size=1)
     try:
-        monkeypatch.setattr(build_module.du, "get_world_size", lambda: 2)
-        model = build_model(load_cfg(opts=tiny_opts("c2d")))
+        monkeypatch.setattr(placement.du, "get_world_size", lambda: 2)
+        cfg = load_cfg(opts=tiny_opts("c2d"))
+        model = prepare_model(cfg, build_model(cfg))
         assert isinstance(model, nn.parallel.DistributedDataParallel)
         assert model.device_ids is None
         assert model.find_unused_parameters is False
-        cfg = load_cfg(opts=tiny_opts("c2d"))
         x = [torch.randn(2, 3, 8, 32, 32)]
         model(x).sum().backward()
         assert all(p.grad is not None for p in model.parameters())
