@@ -176,13 +176,15 @@ class PersonDetector:
 class Predictor:
     """The model (weights from TEST.CHECKPOINT_FILE_PATH, as the test job loads them) on one window."""
 
-    def __init__(self, cfg: CfgNode) -> None:
+    def __init__(self, cfg: CfgNode, *, detect_persons: Optional[bool] = None) -> None:
         self.cfg = cfg
         self.device = device_of(cfg)
         self.model = build_model(cfg)
         self.model.eval()
         cu.load_test_checkpoint(cfg, self.model)
-        self.detector = PersonDetector(cfg, self.device) if cfg.DETECTION.ENABLE else None
+        if detect_persons is None:
+            detect_persons = cfg.DETECTION.ENABLE
+        self.detector = PersonDetector(cfg, self.device) if detect_persons else None
 
     @torch.no_grad()
     def predict(self, frames: List[np.ndarray], boxes: Optional[np.ndarray] = None) -> torch.Tensor:
