@@ -284,7 +284,12 @@ def _run_threaded(windows: Iterable[Task], step, drawer: Drawer, sink: VideoSink
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 pending = []
                 while True:
-                    item = write_q.get()
+                    try:
+                        item = write_q.get(timeout=0.1)
+                    except queue.Empty:
+                        if stop.is_set():
+                            return
+                        continue
                     if item is _END:
                         break
                     pending.append(pool.submit(drawer.draw, item))

@@ -80,3 +80,16 @@ def test_buffer_larger_than_half_a_window_is_refused(tmp_path, clip):
     cfg = demo_cfg(SLOWFAST_CFG, _opts(tmp_path, clip, **{"DEMO.BUFFER_SIZE": 9}))
     with pytest.raises(ValueError, match="DEMO.BUFFER_SIZE"):
         run_recognition_demo(cfg, predictor=lambda task: task)
+
+
+def test_threaded_demo_reraises_a_prediction_error_without_hanging(tmp_path, clip):
+    cfg = demo_cfg(SLOWFAST_CFG, _opts(tmp_path, clip, **{"DEMO.THREAD_ENABLE": True}))
+
+    def failing(task):
+        if task.id == 3:
+            raise RuntimeError("model broke on window 3")
+        task.preds = __import__("torch").ones(4) / 4
+        return task
+
+    with pytest.raises(RuntimeError, match="window 3"):
+        run_recognition_demo(cfg, predictor=failing)
