@@ -355,6 +355,7 @@ def visualize(cfg: CfgNode) -> None:
     if writer is not None:
         for rank, (_, strip, title) in enumerate(sorted(wrong, key=lambda w: w[0])):
             writer.add_image(f"{tb.WRONG_PRED_VIS.TAG}/{rank:04d} {title}", strip, dataformats="HWC")
+        logger.info("Visualised %d test clips in %s", clip_idx + 1, writer.log_dir)
         if tb.WRONG_PRED_VIS.ENABLE:
             logger.info("%d clips predicted wrongly; classes: %s", len(wrong),
                         sorted({w[2].split(": ", 1)[1] for w in wrong}))
