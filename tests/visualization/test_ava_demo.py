@@ -69,3 +69,15 @@ def test_box_file_of_another_video_is_a_named_error(tmp_path, clip):
     cfg = demo_cfg(AVA_CFG, _opts(tmp_path, clip, preds))
     with pytest.raises(DatasetFormatError, match="no boxes of video 'in'"):
         demo(cfg)
+
+
+def test_without_box_file_the_person_detector_needs_torchvision_or_says_to_pass_boxes(tmp_path, clip):
+    cfg = demo_cfg(AVA_CFG, _opts(tmp_path, clip, ""))
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:
+        match = "DEMO.PREDS_BOXES"
+    else:
+        match = "DEMO.DETECTRON2_WEIGHTS"  # installed, but weights are never downloaded
+    with pytest.raises(RuntimeError, match=match):
+        demo(cfg)
