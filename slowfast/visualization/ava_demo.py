@@ -10,7 +10,7 @@ dashed beside the predictions.
 """
 
 import os
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import torch

@@ -16,7 +16,7 @@ middle frame of each window by torchvision's Faster R-CNN.
 import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Iterator, List, Optional
 
 import numpy as np
@@ -44,8 +44,6 @@ class Task:
     num_buffer: int
     preds: Optional[torch.Tensor] = None
     boxes: Optional[np.ndarray] = None  # N x 4 pixel boxes of detection demos
-    predicted: bool = False
-    extra: dict = field(default_factory=dict)
 
     @property
     def new_frames(self) -> List[np.ndarray]:
@@ -204,7 +202,6 @@ class Predictor:
             boxes = self.detector(task.frames[len(task.frames) // 2])
         task.preds = self.predict(task.frames, boxes)
         task.boxes = boxes
-        task.predicted = True
         return task
 
 

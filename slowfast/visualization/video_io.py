@@ -1,9 +1,8 @@
 """Frame sources and sinks of the demo: PyAV for files (decode and H.264 encode), OpenCV for webcams and windows."""
 
 import os
-import time
 from fractions import Fraction
-from typing import Iterator, Optional
+from typing import Iterator
 
 import av
 import numpy as np
@@ -134,7 +133,6 @@ class VideoSink:
 
             cv2.imshow("SlowFast", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
             cv2.waitKey(max(1, int(1000 / max(self.fps, 1))))
-            time.sleep(0)
         else:
             h, w = self._stream.height, self._stream.width
             if frame.shape[0] != h or frame.shape[1] != w:
