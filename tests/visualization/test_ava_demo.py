@@ -81,3 +81,24 @@ def test_without_box_file_the_person_detector_needs_torchvision_or_says_to_pass_
         match = "DEMO.DETECTRON2_WEIGHTS"  # installed, but weights are never downloaded
     with pytest.raises(RuntimeError, match=match):
         demo(cfg)
+
+
+def test_detected_boxes_are_drawn_near_the_middle_of_each_window(tmp_path, clip):
+    import torch
+
+    from slowfast.visualization.demo import run_recognition_demo
+
+    cfg = demo_cfg(AVA_CFG, _opts(tmp_path, clip, "", **{"DEMO.CLIP_VIS_SIZE": 2}))
+
+    def detect_and_predict(task):  # stands in for the person detector and the model
+        task.boxes = np.array([[60.0, 40.0, 200.0, 220.0]], dtype=np.float32)
+        task.preds = torch.tensor([[0.9, 0.1, 0.8, 0.2, 0.3]])
+        return task
+
+    assert run_recognition_demo(cfg, predictor=detect_and_predict) == 280
+    src, _ = decode_all(clip)
+    out, _ = decode_all(cfg.DEMO.OUTPUT_FILE)
+    seq = cfg.DATA.NUM_FRAMES * cfg.DATA.SAMPLING_RATE  # 24-frame windows: the middle is frame 12
+    edge = lambda i: np.abs(src[i][50:210, 59:62].astype(int) - out[i][50:210, 59:62].astype(int)).mean()
+    assert edge(seq // 2) > 30 and edge(seq + seq // 2 + 1) > 30
+    assert edge(seq // 2 - 5) < 5 and edge(0) < 5
