@@ -516,7 +516,7 @@ def _add_data_loader(_C: CfgNode) -> None:
 
 def _add_tensorboard(_C: CfgNode) -> None:
     _C.TENSORBOARD = CfgNode()
-    # Log scalars to tensorboard.
+    # Log to tensorboard (scalars; the visualisations below need it too).
     _C.TENSORBOARD.ENABLE = False
     # Folder of the tensorboard runs ("" = OUTPUT_DIR/runs-<dataset>).
     _C.TENSORBOARD.LOG_DIR = ""
@@ -592,9 +592,9 @@ def _add_demo(_C: CfgNode) -> None:
     _C.DEMO.DISPLAY_WIDTH = 0
     # Display height.
     _C.DEMO.DISPLAY_HEIGHT = 0
-    # Detectron2 config of the person detector (AVA demo).
+    # Detectron2 config of the person detector (AVA demo); detectron2 is not used: must stay the default.
     _C.DEMO.DETECTRON2_CFG = "COCO-Detection/faster_rcnn_R_50_FPN_3x.yaml"
-    # Detectron2 weights of the person detector.
+    # Local state dict of torchvision's fasterrcnn_resnet50_fpn, the person detector (never downloaded).
     _C.DEMO.DETECTRON2_WEIGHTS = ""
     # Score threshold of the person detector.
     _C.DEMO.DETECTRON2_THRESH = 0.9
@@ -606,13 +606,13 @@ def _add_demo(_C: CfgNode) -> None:
     _C.DEMO.OUTPUT_FPS = -1
     # Input format: "BGR" or "RGB".
     _C.DEMO.INPUT_FORMAT = "BGR"
-    # Draw predictions with a score above this.
+    # Boxes are drawn on the frames within this many frames of their keyframe (detection demos).
     _C.DEMO.CLIP_VIS_SIZE = 10
-    # Number of processes for video visualisation.
+    # Drawing threads of the writer (DEMO.THREAD_ENABLE).
     _C.DEMO.NUM_VIS_INSTANCES = 2
     # Path to pre-computed predictions.
     _C.DEMO.PREDS_BOXES = ""
-    # Thread-based display.
+    # Read, predict and draw/write in separate threads (frames are never dropped).
     _C.DEMO.THREAD_ENABLE = False
     # Take one clip every this many frames.
     _C.DEMO.NUM_CLIPS_SKIP = 0
@@ -620,7 +620,7 @@ def _add_demo(_C: CfgNode) -> None:
     _C.DEMO.GT_BOXES = ""
     # Starting second of the video.
     _C.DEMO.STARTING_SECOND = 900
-    # Frames per second of the input video.
+    # Frames per second of an input whose stream does not say.
     _C.DEMO.FPS = 30
     # Visualisation mode: "thres" or "top-k".
     _C.DEMO.VIS_MODE = "thres"

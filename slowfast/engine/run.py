@@ -24,6 +24,10 @@ def _jobs(cfg: CfgNode) -> List[Job]:
         from slowfast.engine.tester import test
 
         jobs.append(test)
+    from slowfast.visualization.tensorboard_vis import visualize, wants_visualize
+
+    if wants_visualize(cfg):
+        jobs.append(visualize)
     if cfg.DEMO.ENABLE:
         from slowfast.visualization.demo import demo
 

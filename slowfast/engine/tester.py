@@ -17,6 +17,7 @@ from slowfast.models import build_model
 from slowfast.utils import distributed as du
 from slowfast.utils.logging import get_logger
 from slowfast.utils.modules import unwrap_model
+from slowfast.visualization.tensorboard_vis import plot_eval
 
 logger = get_logger(__name__)
 
@@ -58,6 +59,7 @@ def perform_test(test_loader, model: nn.Module, test_meter: TestMeter, cfg: CfgN
     test_meter.finalize()
     stats = test_meter.final_stats()
     if writer is not None:
+        plot_eval(cfg, writer, test_meter.video_preds, test_meter.video_labels)
         for key, value in stats.items():
             if isinstance(value, float):
                 writer.add_scalar(f"Test/{key}", value)

@@ -26,6 +26,7 @@ from slowfast.solver.optimizer import construct_optimizer, set_lr
 from slowfast.utils import distributed as du
 from slowfast.utils.logging import get_logger
 from slowfast.utils.modules import unwrap_model
+from slowfast.visualization.tensorboard_vis import plot_eval, wants_eval_plots
 
 logger = get_logger(__name__)
 
@@ -142,10 +143,14 @@ def eval_epoch(val_loader, model: nn.Module, val_meter: ValMeter, cur_epoch: int
             errs = metrics.topk_errors(preds, labels, (1, 5))
             top1_err, top5_err = (e.item() for e in du.all_reduce([e.reshape(1) for e in errs]))
             val_meter.update_stats(top1_err, top5_err, preds.size(0) * du.get_world_size())
+            if wants_eval_plots(cfg):
+                val_meter.update_predictions(*(t.cpu() for t in du.all_gather([preds, labels])))
         val_meter.iter_toc()
         val_meter.log_iter_stats(cur_epoch, cur_iter)
         val_meter.iter_tic()
     stats = val_meter.log_epoch_stats(cur_epoch)
+    if writer is not None and val_meter.all_preds:
+        plot_eval(cfg, writer, val_meter.all_preds, val_meter.all_labels, cur_epoch)
     if writer is not None and "top1_err" in stats:
         writer.add_scalar("Val/Top1_err", stats["top1_err"], cur_epoch)
         writer.add_scalar("Val/Top5_err", stats["top5_err"], cur_epoch)
