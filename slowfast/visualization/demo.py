@@ -25,6 +25,7 @@ from fvcore.common.config import CfgNode
 
 import slowfast.checkpoint as cu
 from slowfast.engine.common import device_of, seed_everything
+from slowfast.engine.placement import prepare_model
 from slowfast.models import build_model
 from slowfast.utils.logging import get_logger, setup_logging
 from slowfast.visualization.utils import Colormap, LabelPicker, class_names_or_ids, clip_to_inputs, draw_box, draw_text_lines
@@ -177,7 +178,7 @@ class Predictor:
     def __init__(self, cfg: CfgNode, *, detect_persons: Optional[bool] = None) -> None:
         self.cfg = cfg
         self.device = device_of(cfg)
-        self.model = build_model(cfg)
+        self.model = prepare_model(cfg, build_model(cfg))
         self.model.eval()
         cu.load_test_checkpoint(cfg, self.model)
         if detect_persons is None:

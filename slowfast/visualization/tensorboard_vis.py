@@ -268,6 +268,7 @@ def visualize(cfg: CfgNode) -> None:
     import slowfast.checkpoint as cu
     from slowfast.datasets.loader import construct_loader
     from slowfast.engine.common import batch_to_device, build_tensorboard_writer, setup_job
+    from slowfast.engine.placement import prepare_model
     from slowfast.models import build_model
     from slowfast.utils.modules import unwrap_model
     from slowfast.visualization.gradcam import GradCAM
@@ -279,7 +280,7 @@ def visualize(cfg: CfgNode) -> None:
             "turn them off with DETECTION.ENABLE"
         )
     setup_job(cfg, "visualize")
-    model = build_model(cfg)
+    model = prepare_model(cfg, build_model(cfg))
     cu.load_test_checkpoint(cfg, model)
     net = unwrap_model(model)
     net.eval()
