@@ -227,6 +227,8 @@ def _add_mvit(_C: CfgNode) -> None:
     _C.MVIT = CfgNode()
     # Pooling mode of attention: "conv", "avg" or "max".
     _C.MVIT.MODE = "conv"
+    # Pool the input before the q/k/v projections (else after them).
+    _C.MVIT.POOL_FIRST = False
     # Use a class token.
     _C.MVIT.CLS_EMBED_ON = True
     # Patch kernel size.
@@ -291,6 +293,15 @@ def _add_mvit(_C: CfgNode) -> None:
     _C.MVIT.USE_MEAN_POOLING = False
     # Use a fixed sine-cosine position embedding.
     _C.MVIT.USE_FIXED_SINCOS_POS = False
+    # Scale of the head projection's initial weights and bias.
+    _C.MVIT.HEAD_INIT_SCALE = 1.0
+    # Reversible MViT (not built here: refused when enabled).
+    _C.MVIT.REV = CfgNode()
+    _C.MVIT.REV.ENABLE = False
+    _C.MVIT.REV.RESPATH_FUSE = "concat"
+    _C.MVIT.REV.BUFFER_LAYERS = []
+    _C.MVIT.REV.RES_PATH = "conv"
+    _C.MVIT.REV.PRE_Q_FUSION = "avg"
 
 
 def _add_slowfast(_C: CfgNode) -> None:
