@@ -56,6 +56,14 @@ def _refuse(cfg: CfgNode) -> None:
     for key in ("PATCH_KERNEL", "PATCH_STRIDE", "PATCH_PADDING"):
         if len(cfg.MVIT[key]) != dims:
             raise ValueError(f"MVIT.{key} needs {dims} entries with MVIT.PATCH_2D {cfg.MVIT.PATCH_2D}, got {cfg.MVIT[key]}.")
+    sizes = ([] if cfg.MVIT.PATCH_2D else [cfg.DATA.NUM_FRAMES]) + [cfg.DATA.TRAIN_CROP_SIZE] * 2
+    for size, k, s, p in zip(sizes, cfg.MVIT.PATCH_KERNEL, cfg.MVIT.PATCH_STRIDE, cfg.MVIT.PATCH_PADDING):
+        if (size + 2 * p - k) // s + 1 != size // s:
+            raise ValueError(
+                f"MVIT.PATCH_KERNEL {cfg.MVIT.PATCH_KERNEL}, PATCH_STRIDE {cfg.MVIT.PATCH_STRIDE} and PATCH_PADDING "
+                f"{cfg.MVIT.PATCH_PADDING} turn an input of {sizes} into a grid other than input // stride; "
+                "use padding (kernel - 1) // 2 (e.g. [1, 3, 3] for kernel [3, 7, 7])."
+            )
 
 
 def pooling_schedule(cfg: CfgNode) -> Tuple[List[list], List[list], List[list], List[list]]:
