@@ -104,7 +104,7 @@ def pooling_schedule(cfg: CfgNode) -> Tuple[List[list], List[list], List[list], 
 
 @MODEL_REGISTRY.register()
 class MViT(nn.Module):
-    """MViT v1/v2 for clips (B, 3, T, H, W) or, with MVIT.PATCH_2D, images (B, 3, H, W).
+    """MViT v1/v2 for clips (B, 3, T, H, W) or, with MVIT.PATCH_2D, images (B, 3, H, W) or (B, 3, 1, H, W).
 
     Built for DATA.NUM_FRAMES x DATA.TRAIN_CROP_SIZE^2. Another input size interpolates the
     absolute position embeddings (trilinear) and the relative-position tables (linear), as
@@ -273,10 +273,13 @@ class MViT(nn.Module):
         if bboxes is not None:
             raise ValueError("MViT is built without detection (DETECTION.ENABLE False) and takes no boxes.")
         x = inputs[0]
+        if self.use_2d_patch and x.ndim == 5 and x.shape[2] == 1:
+            x = x.squeeze(2)  # a one-frame clip from a video loader or the FLOP counter
         expected_ndim = 4 if self.use_2d_patch else 5
         if x.ndim != expected_ndim:
             raise ValueError(
-                f"MViT with MVIT.PATCH_2D {self.use_2d_patch} takes {expected_ndim}-D input, got shape {tuple(x.shape)}."
+                f"MViT with MVIT.PATCH_2D {self.use_2d_patch} takes {expected_ndim}-D input"
+                f"{' (or a one-frame clip)' if self.use_2d_patch else ''}, got shape {tuple(x.shape)}."
             )
         x, shape = self._run(self.patch_embed, x)
         thw = [1] + list(shape[-2:]) if self.use_2d_patch else list(shape[-3:])

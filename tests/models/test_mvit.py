@@ -123,10 +123,24 @@ def test_image_variant_takes_4d_input():
         "MVIT.CLS_EMBED_ON", "False",
     ]  # fmt: skip
     model = build(opts).eval()
+    images = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
-        assert model([torch.randn(2, 3, 32, 32)]).shape == (2, 5)
+        out = model([images])
+        torch.testing.assert_close(model([images[:, :, None]]), out)
+    assert out.shape == (2, 5)
     with pytest.raises(ValueError, match="4-D input"):
-        model([torch.randn(2, 3, 1, 32, 32)])
+        model([torch.randn(2, 3, 2, 32, 32)])
+
+
+def test_log_model_info_counts_flops_of_the_published_layout():
+    from slowfast.models.stats import get_model_stats
+
+    model = build(path="ImageNet/MVITv2_T.yaml")
+    ref = json.loads((REPO / "tests/data/checkpoint_layouts/ImageNet/MVITv2_T.json").read_text())
+    assert get_model_stats(model, load_cfg("ImageNet/MVITv2_T.yaml"), "flop") == pytest.approx(
+        ref["gflops_test_view"]["gflops"], rel=1e-6
+    )
+    assert get_model_stats(model, load_cfg("ImageNet/MVITv2_T.yaml"), "activation") > 0
 
 
 def test_adaptive_kv_stride_divides_by_each_query_stride():
