@@ -41,6 +41,10 @@ def _refuse(cfg: CfgNode) -> None:
         "MVIT.REV.ENABLE": (cfg.MVIT.REV.ENABLE, False),
         "MVIT.USE_FIXED_SINCOS_POS": (cfg.MVIT.USE_FIXED_SINCOS_POS, False),
         "DETECTION.ENABLE": (cfg.DETECTION.ENABLE, False),
+        "MVIT.REV.RESPATH_FUSE": (cfg.MVIT.REV.RESPATH_FUSE, "concat"),
+        "MVIT.REV.BUFFER_LAYERS": (list(cfg.MVIT.REV.BUFFER_LAYERS), []),
+        "MVIT.REV.RES_PATH": (cfg.MVIT.REV.RES_PATH, "conv"),
+        "MVIT.REV.PRE_Q_FUSION": (cfg.MVIT.REV.PRE_Q_FUSION, "avg"),
     }
     for key, (value, default) in unsupported.items():
         if value != default:

@@ -174,6 +174,7 @@ def test_layer_id_numbers_stem_blocks_and_head():
     "extra, message",
     [
         (["MVIT.REV.ENABLE", "True"], "MVIT.REV.ENABLE"),
+        (["MVIT.REV.RESPATH_FUSE", "add"], "MVIT.REV.RESPATH_FUSE"),
         (["MVIT.USE_FIXED_SINCOS_POS", "True"], "MVIT.USE_FIXED_SINCOS_POS"),
         (["MVIT.NORM", "batchnorm"], "MVIT.NORM"),
         (["DETECTION.ENABLE", "True"], "DETECTION.ENABLE"),
