@@ -1,6 +1,6 @@
-"""Throughput and peak memory of the ResNet video models, per architecture and execution variant.
+"""Throughput and peak memory of the video models, per architecture and execution variant.
 
-For each MODEL.ARCH's R50 Kinetics config it times inference (eval, no autograd) and a training
+For each MODEL.ARCH's Kinetics config (R50 for the ResNets, MViTv2-S 16x4 for mvit) it times inference (eval, no autograd) and a training
 step (forward, cross-entropy, backward, SGD step) on random clips, and prints a table of clips/s
 and peak memory for:
   fp32     float32, contiguous (NCDHW) tensors
@@ -14,6 +14,7 @@ sampled every 2 ms by a background thread (psutil) minus the RSS before the meas
 caching and anything else the process allocates meanwhile, and misses peaks shorter than 2 ms.
 
     python benchmarks/model_speed.py --archs c2d,slowfast --iters 5 --frames 8 --crop 112
+    python benchmarks/model_speed.py --archs mvit --variants fp32 --opts MODEL.ACT_CHECKPOINT True
 """
 
 import argparse
@@ -49,6 +50,7 @@ ARCH_CONFIGS: Dict[str, str] = {
     "i3d_nopool": "I3D_8x8_R50.yaml",
     "slow": "SLOW_8x8_R50.yaml",
     "slowfast": "SLOWFAST_8x8_R50.yaml",
+    "mvit": "MVITv2_S_16x4.yaml",
 }
 VARIANTS = ("fp32", "cl", "bf16", "cl+bf16")
 

@@ -226,6 +226,8 @@ def _add_mvit(_C: CfgNode) -> None:
     _C.MVIT = CfgNode()
     # Pooling mode of attention: "conv", "avg" or "max".
     _C.MVIT.MODE = "conv"
+    # Pool the input before the q/k/v projections (else after them).
+    _C.MVIT.POOL_FIRST = False
     # Use a class token.
     _C.MVIT.CLS_EMBED_ON = True
     # Patch kernel size.
@@ -290,6 +292,20 @@ def _add_mvit(_C: CfgNode) -> None:
     _C.MVIT.USE_MEAN_POOLING = False
     # Use a fixed sine-cosine position embedding.
     _C.MVIT.USE_FIXED_SINCOS_POS = False
+    # Scale of the head projection's initial weights and bias.
+    _C.MVIT.HEAD_INIT_SCALE = 1.0
+    # Reversible MViT options (not built here: each is refused when set to a non-default value).
+    _C.MVIT.REV = CfgNode()
+    # Use the reversible MViT.
+    _C.MVIT.REV.ENABLE = False
+    # How the two residual streams are fused before the head.
+    _C.MVIT.REV.RESPATH_FUSE = "concat"
+    # Blocks kept non-reversible (buffer layers).
+    _C.MVIT.REV.BUFFER_LAYERS = []
+    # Residual path of the stage-transition blocks.
+    _C.MVIT.REV.RES_PATH = "conv"
+    # Fusion of the two streams before query pooling.
+    _C.MVIT.REV.PRE_Q_FUSION = "avg"
 
 
 def _add_slowfast(_C: CfgNode) -> None:

@@ -140,3 +140,33 @@ class ResNetRoIHead(nn.Module):
         if self.act is not None:
             x = self.act(x)
         return x
+
+
+class TransformerBasicHead(nn.Module):
+    """Dropout and a linear projection of a pooled token (MViT); the activation in eval only."""
+
+    def __init__(
+        self,
+        *,
+        dim_in: int,
+        num_classes: int,
+        dropout_rate: float = 0.0,
+        act_func: str = "softmax",
+        detach_final_fc: bool = False,
+    ):
+        super().__init__()
+        if dropout_rate > 0.0:
+            self.dropout = nn.Dropout(dropout_rate)
+        self.projection = nn.Linear(dim_in, num_classes, bias=True)
+        self.detach_final_fc = detach_final_fc
+        self.act = _activation(act_func, dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if hasattr(self, "dropout"):
+            x = self.dropout(x)
+        if self.detach_final_fc:
+            x = x.detach()
+        x = self.projection(x)
+        if not self.training and self.act is not None:
+            x = self.act(x)
+        return x.reshape(x.shape[0], -1)

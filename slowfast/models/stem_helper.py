@@ -75,3 +75,28 @@ class VideoModelStem(nn.Module):
         if len(x) != self.num_pathways:
             raise ValueError(f"Expected {self.num_pathways} pathway tensors, got {len(x)}.")
         return [getattr(self, f"pathway{p}_stem")(x[p]) for p in range(self.num_pathways)]
+
+
+class PatchEmbed(nn.Module):
+    """Conv patch embedding of transformers: (B, C, [T,] H, W) -> tokens (B, [T*]H*W, dim_out).
+
+    `forward` also returns the conv output's shape, from which the token grid is read.
+    """
+
+    def __init__(
+        self,
+        *,
+        dim_in: int,
+        dim_out: int,
+        kernel: Sequence[int],
+        stride: Sequence[int],
+        padding: Sequence[int],
+        conv_2d: bool = False,
+    ):
+        super().__init__()
+        conv = nn.Conv2d if conv_2d else nn.Conv3d
+        self.proj = conv(dim_in, dim_out, kernel_size=kernel, stride=stride, padding=padding)
+
+    def forward(self, x: torch.Tensor) -> "tuple[torch.Tensor, torch.Size]":
+        x = self.proj(x)
+        return x.flatten(2).transpose(1, 2), x.shape

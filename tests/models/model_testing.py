@@ -68,3 +68,39 @@ def boxes_for(batch: int, crop: int, per_clip: int = 2) -> torch.Tensor:
             x1, y1 = 2.0 + 4 * j, 3.0 + 2 * j
             rows.append([float(b), x1, y1, x1 + crop / 2, y1 + crop / 3])
     return torch.tensor(rows)
+
+
+def tiny_mvit_opts(frames: int = 4, crop: int = 32, version: int = 2) -> List[str]:
+    """Overrides for a 3-block MViT (v2: rel-pos, residual pooling; v1: separable abs pos).
+
+    Block 1 pools the query 2x in space and doubles channels (16 -> 32) and heads (1 -> 2).
+    """
+    opts = [
+        "MODEL.ARCH", "mvit",
+        "MODEL.MODEL_NAME", "MViT",
+        "MODEL.NUM_CLASSES", "5",
+        "DATA.NUM_FRAMES", str(frames),
+        "DATA.TRAIN_CROP_SIZE", str(crop),
+        "DATA.TEST_CROP_SIZE", str(crop),
+        "DATA.INPUT_CHANNEL_NUM", "[3]",
+        "MVIT.PATCH_PADDING", "[1, 3, 3]",
+        "MVIT.EMBED_DIM", "16",
+        "MVIT.DEPTH", "3",
+        "MVIT.DIM_MUL", "[[1, 2.0]]",
+        "MVIT.HEAD_MUL", "[[1, 2.0]]",
+        "MVIT.POOL_KVQ_KERNEL", "[3, 3, 3]",
+        "MVIT.POOL_KV_STRIDE_ADAPTIVE", "[1, 4, 4]",
+        "MVIT.DROPPATH_RATE", "0.1",
+    ]  # fmt: skip
+    if version == 2:
+        opts += [
+            "MVIT.POOL_Q_STRIDE", "[[0, 1, 1, 1], [1, 1, 2, 2], [2, 1, 1, 1]]",
+            "MVIT.USE_ABS_POS", "False",
+            "MVIT.REL_POS_SPATIAL", "True",
+            "MVIT.REL_POS_TEMPORAL", "True",
+            "MVIT.RESIDUAL_POOLING", "True",
+            "MVIT.DIM_MUL_IN_ATT", "True",
+        ]  # fmt: skip
+    else:
+        opts += ["MVIT.POOL_Q_STRIDE", "[[1, 1, 2, 2]]", "MVIT.SEP_POS_EMBED", "True"]
+    return opts

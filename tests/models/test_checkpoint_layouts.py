@@ -26,9 +26,20 @@ CONFIGS = [
     "AVA/SLOWFAST_32x2_R50_SHORT",
     "AVA/SLOW_8x8_R50_SHORT",
     "Charades/SLOWFAST_16x8_R50",
+    "Kinetics/MVIT_B_16x4_CONV",
+    "Kinetics/MVIT_B_32x3_CONV",
+    "Kinetics/MVITv2_S_16x4",
+    "Kinetics/MVITv2_B_32x3",
+    "ImageNet/MVITv2_T",
+    "ImageNet/MVITv2_S",
 ]
 
 ALL = pytest.mark.parametrize("built", CONFIGS, indirect=True)
+# Full-size forwards of the 32-frame MViTs take ~30 s each on a busy core: their FLOP checks are slow.
+SLOW_FLOPS = {"Kinetics/MVIT_B_32x3_CONV", "Kinetics/MVITv2_B_32x3"}
+FLOPS = pytest.mark.parametrize(
+    "built", [pytest.param(c, marks=pytest.mark.slow) if c in SLOW_FLOPS else c for c in CONFIGS], indirect=True
+)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +85,7 @@ def test_parameter_count(built):
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) == ref["params"]
 
 
-@ALL
+@FLOPS
 def test_flops_of_one_test_view(built):
     name, ref, _, model = built
     spec = ref["gflops_test_view"]["input"]
