@@ -11,6 +11,7 @@ from tqdm import tqdm
 import slowfast.checkpoint as cu
 from slowfast.datasets.loader import construct_loader
 from slowfast.engine.common import autocast_context, batch_to_device, build_tensorboard_writer, setup_job
+from slowfast.evaluation.ensemble import ensemble_method_of
 from slowfast.evaluation.meters import TestMeter
 from slowfast.models import build_model
 from slowfast.utils import distributed as du
@@ -88,7 +89,7 @@ def test(cfg: CfgNode) -> Optional[Dict]:
         stats = test_detection(test_loader, model, cfg, writer)
     else:
         meter = TestMeter(
-            len(test_loader.dataset), cfg.MODEL.NUM_CLASSES, cfg.TEST.ENSEMBLE_METHOD, cfg.DATA.MULTI_LABEL
+            len(test_loader.dataset), cfg.MODEL.NUM_CLASSES, ensemble_method_of(cfg), cfg.DATA.MULTI_LABEL
         )
         stats = perform_test(test_loader, model, meter, cfg, writer)
         if du.is_master_proc() and "top1_acc" in stats:
@@ -97,6 +98,8 @@ def test(cfg: CfgNode) -> Optional[Dict]:
                 f"(top-5 {stats['top5_acc']:.2f}%) over {stats['num_videos']} videos",
                 flush=True,
             )
+        if du.is_master_proc() and "map" in stats:
+            print(f"Final test mAP: {stats['map']:.4f} over {stats['num_videos']} videos", flush=True)
     if writer is not None:
         writer.close()
     return stats
