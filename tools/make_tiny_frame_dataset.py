@@ -26,7 +26,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--num-train", type=int, default=6)
     parser.add_argument("--num-val", type=int, default=3)
     args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
     write = write_charades_tree if args.dataset == "charades" else write_ssv2_tree
     write(args.out, num_classes=args.num_classes, videos_per_split={"train": args.num_train, "val": args.num_val})
     print(f"{args.dataset} tree in {args.out} (DATA.PATH_PREFIX {os.path.join(args.out, 'frames')})")

@@ -48,6 +48,7 @@ def write_charades_tree(root: str, *, num_classes: int = 3, videos_per_split: Di
     """
     rng = np.random.default_rng(seed)
     videos_per_split = videos_per_split or {"train": 6, "val": 3}
+    os.makedirs(root, exist_ok=True)
     frames_dir = os.path.join(root, "frames")
     for split, count in videos_per_split.items():
         rows = []
@@ -66,6 +67,7 @@ def write_ssv2_tree(root: str, *, num_classes: int = 3, videos_per_split: Dict[s
     """SSv2 layout in ``root`` (JSONs and frame lists) with frames under ``root/frames``; returns ``root``."""
     rng = np.random.default_rng(seed)
     videos_per_split = videos_per_split or {"train": 6, "val": 3}
+    os.makedirs(root, exist_ok=True)
     templates = [f"Moving [something] number {c}" for c in range(num_classes)]
     with open(os.path.join(root, LABELS_JSON), "w") as f:
         json.dump({t.replace("[", "").replace("]", ""): str(c) for c, t in enumerate(templates)}, f)
