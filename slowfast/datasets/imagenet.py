@@ -3,7 +3,8 @@
 Split ``train`` reads ``train/``; ``val`` and ``test`` read ``val/``. Classes are
 the ``n<digits>`` folder names in sorted order. Items are ``([image], label,
 index, meta)`` with ``image`` an RGB ``C x H x W`` float tensor, as PySlowFast's
-2D image models take it. The transforms are the ResNet recipe: train = random
+2D image models take it; a test item holds its one view as ``1 x C x H x W``
+(the ``[V, ...]`` test contract of the video datasets). The transforms are the ResNet recipe: train = random
 resized crop (DATA.TRAIN_JITTER_SCALES_RELATIVE area, DATA.TRAIN_JITTER_ASPECT_RELATIVE
 aspect), horizontal flip, PCA lighting noise; val/test = short side to
 TRAIN_CROP_SIZE, one centre TEST_CROP_SIZE crop. The AUG.* recipe (RandAugment,
@@ -92,6 +93,10 @@ class Imagenet(Dataset):
                                 or len(data.TRAIN_JITTER_ASPECT_RELATIVE) != 2):
             raise ValueError("imagenet training needs DATA.TRAIN_JITTER_SCALES_RELATIVE (e.g. [0.08, 1.0]) and "
                              "DATA.TRAIN_JITTER_ASPECT_RELATIVE (e.g. [0.75, 1.3333]) as two numbers each")
+        if mode == "test" and (cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS) != (1, 1):
+            raise ValueError("imagenet tests one centre crop per image; set TEST.NUM_ENSEMBLE_VIEWS 1 and "
+                             f"TEST.NUM_SPATIAL_CROPS 1 (got {cfg.TEST.NUM_ENSEMBLE_VIEWS} and "
+                             f"{cfg.TEST.NUM_SPATIAL_CROPS})")
         if mode != "train" and data.TEST_CROP_SIZE > data.TRAIN_CROP_SIZE:
             raise ValueError(f"imagenet scales the short side to DATA.TRAIN_CROP_SIZE ({data.TRAIN_CROP_SIZE}) "
                              f"before the DATA.TEST_CROP_SIZE ({data.TEST_CROP_SIZE}) centre crop; "
@@ -151,7 +156,8 @@ class Imagenet(Dataset):
 
     def __getitem__(self, index: int) -> Tuple[List[torch.Tensor], int, int, Dict[str, Any]]:
         if self.mode == "test":
-            return [self._load(index)], self._items[index][1], index, {"skipped": 0, "decoded_frames": 1}
+            view = self._load(index).unsqueeze(0)  # the single test view: V = 1
+            return [view], self._items[index][1], index, {"skipped": 0, "decoded_frames": 1}
         image, used, skipped = retry_with_other_items(
             self._load, index, len(self), self._num_retries, describe=self.describe, errors=(FrameReadError,))
         self.num_skipped += skipped

@@ -35,6 +35,7 @@ def _cfg(root, **data):
     cfg.DATA.MEAN, cfg.DATA.STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
     cfg.DATA.TRAIN_JITTER_SCALES_RELATIVE = [0.08, 1.0]
     cfg.DATA.TRAIN_JITTER_ASPECT_RELATIVE = [0.75, 4 / 3]
+    cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS = 1, 1
     for k, v in data.items():
         cfg.DATA[k] = v
     return cfg
@@ -48,7 +49,9 @@ def test_classes_are_sorted_class_folders(imagenet_dir):
 
 def test_test_image_is_short_side_then_centre_crop(imagenet_dir):
     ds = build_dataset("imagenet", _cfg(imagenet_dir), "test")
-    (image,), label, index, meta = ds[1]
+    (view,), label, index, meta = ds[1]
+    assert view.shape[0] == 1
+    image = view[0]
     raw = np.asarray(Image.open(imagenet_dir / "val" / "n001" / "img1.png").convert("RGB"), dtype=np.float32) / 255
     x = torch.from_numpy(raw).permute(2, 0, 1)  # 34 x 40 -> 24 x 28
     x = F.interpolate(x[None], size=(24, 28), mode="bilinear", align_corners=False)[0]
@@ -75,6 +78,10 @@ def test_refusals_name_their_keys(imagenet_dir, tmp_path):
         build_dataset("imagenet", cfg, "train")
     with pytest.raises(ValueError, match="TRAIN_JITTER_SCALES_RELATIVE"):
         build_dataset("imagenet", _cfg(imagenet_dir, TRAIN_JITTER_SCALES_RELATIVE=[]), "train")
+    cfg = _cfg(imagenet_dir)
+    cfg.TEST.NUM_SPATIAL_CROPS = 3
+    with pytest.raises(ValueError, match="TEST.NUM_SPATIAL_CROPS 1"):
+        build_dataset("imagenet", cfg, "test")
     with pytest.raises(ValueError, match="TEST_CROP_SIZE"):
         build_dataset("imagenet", _cfg(imagenet_dir, TEST_CROP_SIZE=32), "val")
     (tmp_path / "empty" / "val" / "cats").mkdir(parents=True)
