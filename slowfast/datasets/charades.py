@@ -1,12 +1,14 @@
 """Charades: multi-label frame-folder dataset (``train.csv`` / ``val.csv`` frame lists in DATA.PATH_TO_DATA_DIR).
 
-Train: one random strided clip anywhere in the video, labelled with the union of
+Train: one random strided clip anywhere in the video (stride DATA.SAMPLING_RATE, or
+drawn up to MULTIGRID.LONG_CYCLE_SAMPLING_RATE when that is set), labelled with the union of
 the labels of the frames it covers. Val: the same sampling, video-level labels.
 Test: TEST.NUM_ENSEMBLE_VIEWS evenly spaced clips x TEST.NUM_SPATIAL_CROPS crops
 of one video per item, stacked ``[V, C, T, H, W]``, video-level labels.
 """
 
 import logging
+import random
 from typing import List, Optional, Sequence, Tuple
 
 import torch
@@ -27,6 +29,16 @@ def multi_hot(label_lists: Sequence[Sequence[int]], num_classes: int, source: st
                 raise ValueError(f"{source}: class {c} is outside [0, MODEL.NUM_CLASSES={num_classes})")
             target[c] = 1.0
     return target
+
+
+def train_sampling_rate(cfg: CfgNode, rng: Optional[random.Random] = None) -> int:
+    """DATA.SAMPLING_RATE, or one drawn from [SAMPLING_RATE, MULTIGRID.LONG_CYCLE_SAMPLING_RATE] when that is > 0."""
+    base, long_rate = cfg.DATA.SAMPLING_RATE, cfg.MULTIGRID.LONG_CYCLE_SAMPLING_RATE
+    if long_rate <= 0:
+        return base
+    if long_rate < base:
+        raise ValueError(f"MULTIGRID.LONG_CYCLE_SAMPLING_RATE ({long_rate}) must be >= DATA.SAMPLING_RATE ({base})")
+    return (rng or random).randint(base, long_rate)
 
 
 @DATASET_REGISTRY.register()
@@ -55,8 +67,9 @@ class Charades(fl.FrameDataset):
     def load_train_item(self, index: int) -> Tuple[torch.Tensor, torch.Tensor]:
         data = self.cfg.DATA
         paths = self._paths[index]
-        start = fl.charades_train_start(len(paths), data.NUM_FRAMES, data.SAMPLING_RATE)
-        clip = fl.strided_indices(start, data.NUM_FRAMES, data.SAMPLING_RATE, len(paths))
+        rate = train_sampling_rate(self.cfg)
+        start = fl.charades_train_start(len(paths), data.NUM_FRAMES, rate)
+        clip = fl.strided_indices(start, data.NUM_FRAMES, rate, len(paths))
         frames = fl.train_clip(paths, clip, self.cfg)
         if self.mode != "train":
             return frames, self._video_labels[index]

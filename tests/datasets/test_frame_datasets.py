@@ -241,3 +241,18 @@ def test_unsupported_keys_are_refused(charades_dir, make_cfg):
         build_dataset("charades", _frame_cfg(make_cfg, charades_dir, AUG__ENABLE=True), "train")
     with pytest.raises(ValueError, match="NUM_SPATIAL_CROPS"):
         build_dataset("charades", _frame_cfg(make_cfg, charades_dir, TEST__NUM_SPATIAL_CROPS=2), "test")
+
+
+def test_charades_long_cycle_sampling_rate_is_drawn_in_training_only(make_cfg):
+    import random
+
+    from slowfast.datasets.charades import train_sampling_rate
+
+    cfg = make_cfg("", DATA__SAMPLING_RATE=2)
+    assert train_sampling_rate(cfg) == 2
+    cfg.MULTIGRID.LONG_CYCLE_SAMPLING_RATE = 5
+    rng = random.Random(0)
+    assert {train_sampling_rate(cfg, rng) for _ in range(200)} == {2, 3, 4, 5}
+    cfg.MULTIGRID.LONG_CYCLE_SAMPLING_RATE = 1
+    with pytest.raises(ValueError, match="LONG_CYCLE_SAMPLING_RATE"):
+        train_sampling_rate(cfg)
