@@ -23,5 +23,5 @@ setup(
         "psutil",
         "tqdm",
     ],
-    extras_require={"test": ["pytest>=7"]},
+    extras_require={"test": ["pytest>=7", "scikit-learn"]},
 )

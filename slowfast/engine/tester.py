@@ -100,6 +100,8 @@ def test(cfg: CfgNode) -> Optional[Dict]:
                 f"(top-5 {stats['top5_acc']:.2f}%) over {stats['num_videos']} videos",
                 flush=True,
             )
+        if du.is_master_proc() and "map" in stats:
+            print(f"Final test mAP: {stats['map']:.4f} over {stats['num_videos']} videos", flush=True)
     if writer is not None:
         writer.close()
     return stats

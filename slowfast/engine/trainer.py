@@ -154,6 +154,8 @@ def eval_epoch(val_loader, model: nn.Module, val_meter: ValMeter, cur_epoch: int
     if writer is not None and "top1_err" in stats:
         writer.add_scalar("Val/Top1_err", stats["top1_err"], cur_epoch)
         writer.add_scalar("Val/Top5_err", stats["top5_err"], cur_epoch)
+    if writer is not None and "map" in stats:
+        writer.add_scalar("Val/mAP", stats["map"], cur_epoch)
     return stats
 
 

@@ -243,6 +243,12 @@ class ValMeter(_IterationTimers):
             stats.update(
                 top1_err=top1, top5_err=top5, min_top1_err=self.min_top1_err, min_top5_err=self.min_top5_err
             )
+        if self.all_preds:
+            from slowfast.evaluation.map import mean_average_precision
+
+            stats["map"] = mean_average_precision(
+                torch.cat(self.all_preds).float().numpy(), torch.cat(self.all_labels).float().numpy()
+            )
         stats.update(memory_stats())
         log_json_stats(stats)
         return stats
