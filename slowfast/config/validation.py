@@ -7,7 +7,7 @@ from fvcore.common.config import CfgNode
 
 from slowfast.config.loading import ConfigError
 
-_ARCHS = ("c2d", "i3d", "slow", "slowfast", "c2d_nopool", "i3d_nopool", "x3d", "mvit")
+_ARCHS = ("2d", "c2d", "i3d", "slow", "slowfast", "c2d_nopool", "i3d_nopool", "x3d", "mvit")
 _LR_POLICIES = ("cosine", "steps_with_relative_lrs", "constant")
 _LOSSES = ("cross_entropy", "bce", "bce_logit", "soft_cross_entropy")
 _NORMS = ("batchnorm", "sub_batchnorm", "sync_batchnorm")

@@ -26,7 +26,14 @@ CONFIGS = [
     "AVA/SLOWFAST_32x2_R50_SHORT",
     "AVA/SLOW_8x8_R50_SHORT",
     "Charades/SLOWFAST_16x8_R50",
+    "Kinetics/X3D_XS",
+    "Kinetics/X3D_S",
+    "Kinetics/X3D_M",
+    "Kinetics/X3D_L",
+    "ImageNet/RES_R50",
 ]
+# The reference could not count RES_R50's FLOPs (its layout records the error instead).
+NO_REFERENCE_FLOPS = {"ImageNet/RES_R50"}
 
 ALL = pytest.mark.parametrize("built", CONFIGS, indirect=True)
 
@@ -35,7 +42,7 @@ ALL = pytest.mark.parametrize("built", CONFIGS, indirect=True)
 def built(request):
     """(name, reference layout, config, model) for each config, built once per module.
 
-    All 12 FLOP counts (full-size forwards, one thread) take about a minute on 2 busy cores.
+    All FLOP counts (full-size forwards, one thread) take about 1.5 minutes on 2 busy cores.
     """
     name = request.param
     reference = json.loads((LAYOUTS / f"{name}.json").read_text())
@@ -74,7 +81,7 @@ def test_parameter_count(built):
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) == ref["params"]
 
 
-@ALL
+@pytest.mark.parametrize("built", [c for c in CONFIGS if c not in NO_REFERENCE_FLOPS], indirect=True)
 def test_flops_of_one_test_view(built):
     name, ref, _, model = built
     spec = ref["gflops_test_view"]["input"]
