@@ -1,12 +1,15 @@
 """X3D: the expansion rules, squeeze-excitation placement, stochastic depth and refused configs."""
 
+import json
+
 import pytest
 import torch
-from model_testing import load_cfg, pathways
+from model_testing import LAYOUTS, load_cfg, pathways
 from test_all_registered_models import TINY_CONFIGS
 
 from slowfast.models import MODEL_REGISTRY
 from slowfast.models.common import round_width
+from slowfast.models.stats import log_model_info
 
 
 def _x3d(*opts: str):
@@ -69,3 +72,12 @@ def test_bn_lin5_adds_a_norm_after_lin_5():
 def test_unsupported_width_depth_or_layout_names_the_key(opts, key):
     with pytest.raises(ValueError, match=key.replace(".", r"\.")):
         _x3d(*opts)
+
+
+def test_log_model_info_counts_the_released_x3d_xs_flops():
+    layout = json.loads((LAYOUTS / "Kinetics" / "X3D_XS.json").read_text())
+    cfg = load_cfg("Kinetics/X3D_XS.yaml")
+    stats = log_model_info(MODEL_REGISTRY.get("X3D")(cfg), cfg, use_train_input=True)
+    assert stats["params"] == layout["params"]
+    assert stats["gflops"] == pytest.approx(layout["gflops_train_view"]["gflops"], rel=1e-6)
+    assert stats["mactivations"] > 0
