@@ -81,3 +81,12 @@ def test_log_model_info_counts_the_released_x3d_xs_flops():
     assert stats["params"] == layout["params"]
     assert stats["gflops"] == pytest.approx(layout["gflops_train_view"]["gflops"], rel=1e-6)
     assert stats["mactivations"] > 0
+
+
+def test_scale_res2_and_channelwise_switch_set_widths_and_groups():
+    _, base = _x3d()
+    assert base.s2.pathway0_res0.branch2.c.out_channels == 12
+    assert base.s2.pathway0_res0.branch2.b.groups == 27  # channelwise: int(2.25 * 12) groups
+    _, model = _x3d("X3D.SCALE_RES2", "True", "X3D.CHANNELWISE_3x3x3", "False", "RESNET.NUM_GROUPS", "1")
+    assert [getattr(model, f"s{k}").pathway0_res0.branch2.c.out_channels for k in range(2, 6)] == [24, 48, 96, 192]
+    assert model.s2.pathway0_res0.branch2.b.groups == 1
