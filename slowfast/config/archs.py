@@ -8,7 +8,7 @@ from fvcore.common.config import CfgNode
 SINGLE_PATHWAY_ARCH = ("2d", "c2d", "i3d", "slow", "x3d", "mvit", "maskmvit", "c2d_nopool", "i3d_nopool")
 MULTI_PATHWAY_ARCH = ("slowfast",)
 # The architectures the registered models implement.
-SUPPORTED_ARCHS = ("c2d", "i3d", "slow", "slowfast", "c2d_nopool", "i3d_nopool", "x3d", "mvit")
+SUPPORTED_ARCHS = ("2d", "c2d", "i3d", "slow", "slowfast", "c2d_nopool", "i3d_nopool", "x3d", "mvit")
 
 
 def pathway_arch_lists(cfg: CfgNode) -> Tuple[Sequence[str], Sequence[str]]:

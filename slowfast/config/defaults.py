@@ -161,7 +161,7 @@ def _add_x3d(_C: CfgNode) -> None:
     _C.X3D.DEPTH_FACTOR = 1.0
     # Bottleneck expansion factor of the 3x3x3 conv.
     _C.X3D.BOTTLENECK_FACTOR = 1.0
-    # Dimension of the last 1x1x1 conv before the head (0 = no conv).
+    # Output channels of the head's lin_5 1x1x1 conv (after the pool, before the projection).
     _C.X3D.DIM_C5 = 2048
     # Dimension of the first layer of the stem.
     _C.X3D.DIM_C1 = 12

@@ -1,6 +1,6 @@
-"""Heads of 3D ResNets: clip classification and per-box (AVA) classification."""
+"""Heads of the video models: ResNet clip and per-box (AVA) classification, the X3D head."""
 
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -14,6 +14,21 @@ def _activation(act_func: str, dim: int) -> Optional[nn.Module]:
     if act_func == "none":
         return None
     raise NotImplementedError(f"MODEL.HEAD_ACT '{act_func}' is not supported; choose softmax, sigmoid or none.")
+
+
+def _scores_of_locations(x: torch.Tensor, act: Optional[nn.Module], training: bool) -> torch.Tensor:
+    """[N, T, H, W, classes] logits -> [N, classes]: activated and averaged over locations in eval,
+    the raw logits of the single (1x1x1) location in training."""
+    if not training:
+        if act is not None:
+            x = act(x)
+        x = x.mean([1, 2, 3])
+    elif x.shape[1:4] != (1, 1, 1):
+        raise ValueError(
+            f"In training mode the pooled feature map must be 1x1x1, got {tuple(x.shape[1:4])}: the input "
+            "clip is larger than DATA.NUM_FRAMES x DATA.TRAIN_CROP_SIZE^2 the head was built for."
+        )
+    return x.reshape(x.shape[0], -1)
 
 
 class ResNetBasicHead(nn.Module):
@@ -61,17 +76,62 @@ class ResNetBasicHead(nn.Module):
             x = self.dropout(x)
         if self.detach_final_fc:
             x = x.detach()
-        x = self.projection(x)
-        if not self.training:
-            if self.act is not None:
-                x = self.act(x)
-            x = x.mean([1, 2, 3])
-        elif x.shape[1:4] != (1, 1, 1):
-            raise ValueError(
-                f"In training mode the pooled feature map must be 1x1x1, got {tuple(x.shape[1:4])}: the input "
-                "clip is larger than DATA.NUM_FRAMES x DATA.TRAIN_CROP_SIZE^2 the head was built for."
-            )
-        return x.reshape(x.shape[0], -1)
+        return _scores_of_locations(self.projection(x), self.act, self.training)
+
+
+class X3DHead(nn.Module):
+    """X3D's head: conv_5 (1x1x1) + BN + ReLU, average pool, lin_5 (1x1x1) [+ BN] + ReLU, dropout,
+    projection.
+
+    The pool comes between conv_5 and lin_5, as in PySlowFast: `pool_size` (the training clip's
+    final [T, H, W], stride 1) or, for None, a global average. As in ResNetBasicHead the
+    projection runs channels-last; in eval mode the activated scores are averaged over the
+    pooled locations, in training the raw logits of the 1x1x1 map are returned.
+    """
+
+    def __init__(
+        self,
+        *,
+        dim_in: int,
+        dim_inner: int,
+        dim_out: int,
+        num_classes: int,
+        pool_size: Optional[Sequence[int]],
+        dropout_rate: float = 0.0,
+        act_func: str = "softmax",
+        inplace_relu: bool = True,
+        eps: float = 1e-5,
+        bn_mmt: float = 0.1,
+        norm_module: Callable[..., nn.Module] = nn.BatchNorm3d,
+        bn_lin5_on: bool = False,
+    ):
+        super().__init__()
+        self.conv_5 = nn.Conv3d(dim_in, dim_inner, kernel_size=1, bias=False)
+        self.conv_5_bn = norm_module(num_features=dim_inner, eps=eps, momentum=bn_mmt)
+        self.conv_5_relu = nn.ReLU(inplace_relu)
+        self.avg_pool = nn.AdaptiveAvgPool3d((1, 1, 1)) if pool_size is None else nn.AvgPool3d(list(pool_size), stride=1)
+        self.lin_5 = nn.Conv3d(dim_inner, dim_out, kernel_size=1, bias=False)
+        if bn_lin5_on:
+            self.lin_5_bn = norm_module(num_features=dim_out, eps=eps, momentum=bn_mmt)
+        self.lin_5_relu = nn.ReLU(inplace_relu)
+        if dropout_rate > 0.0:
+            self.dropout = nn.Dropout(dropout_rate)
+        self.projection = nn.Linear(dim_out, num_classes, bias=True)
+        self.act = _activation(act_func, dim=4)
+
+    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        if len(inputs) != 1:
+            raise ValueError(f"X3DHead takes one pathway, got {len(inputs)}.")
+        x = self.avg_pool(self.conv_5_relu(self.conv_5_bn(self.conv_5(inputs[0]))))
+        x = self.lin_5(x)
+        if hasattr(self, "lin_5_bn"):
+            x = self.lin_5_bn(x)
+        x = self.lin_5_relu(x)
+        # (N, C, T, H, W) -> (N, T, H, W, C).
+        x = x.permute(0, 2, 3, 4, 1)
+        if hasattr(self, "dropout"):
+            x = self.dropout(x)
+        return _scores_of_locations(self.projection(x), self.act, self.training)
 
 
 class ResNetRoIHead(nn.Module):

@@ -6,13 +6,14 @@ import torch
 import torch.nn as nn
 
 from slowfast.models.batchnorm_helper import NormModule
+from slowfast.models.common import SqueezeExcitation, drop_path
 from slowfast.models.nonlocal_helper import Nonlocal
 
 
 class BasicTransform(nn.Module):
     """Tx3x3 conv, BN, ReLU, 1x3x3 conv, BN (the ResNet-18/34 block).
 
-    `dim_inner`, `num_groups` and `stride_1x1` are accepted for a common signature and unused.
+    `dim_inner`, `num_groups`, `stride_1x1` and `block_idx` are accepted for a common signature and unused.
     """
 
     def __init__(
@@ -30,6 +31,7 @@ class BasicTransform(nn.Module):
         bn_mmt: float = 0.1,
         dilation: int = 1,
         norm_module: NormModule = nn.BatchNorm3d,
+        block_idx: int = 0,
     ):
         super().__init__()
         self.a = nn.Conv3d(
@@ -64,6 +66,7 @@ class BottleneckTransform(nn.Module):
     """Tx1x1 conv, BN, ReLU, 1x3x3 (grouped, dilated) conv, BN, ReLU, 1x1x1 conv, BN.
 
     The spatial stride sits on the 3x3 conv, or on the first 1x1 conv with `stride_1x1`.
+    `block_idx` is accepted for a common signature and unused.
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class BottleneckTransform(nn.Module):
         bn_mmt: float = 0.1,
         dilation: int = 1,
         norm_module: NormModule = nn.BatchNorm3d,
+        block_idx: int = 0,
     ):
         super().__init__()
         str1x1, str3x3 = (stride, 1) if stride_1x1 else (1, stride)
@@ -117,9 +121,69 @@ class BottleneckTransform(nn.Module):
         return self.c_bn(self.c(x))
 
 
+class X3DTransform(nn.Module):
+    """1x1x1 conv, BN, ReLU, Tx3x3 (channelwise by default) conv, BN, [SE], Swish, 1x1x1 conv, BN.
+
+    The X3D block. Squeeze-excitation sits on the Tx3x3 output, before the Swish, in every other
+    block of a stage (block_idx 0, 2, 4, ...); `se_ratio` 0 turns it off.
+    """
+
+    def __init__(
+        self,
+        *,
+        dim_in: int,
+        dim_out: int,
+        temp_kernel_size: int,
+        stride: int,
+        dim_inner: int,
+        num_groups: int = 1,
+        stride_1x1: bool = False,
+        inplace_relu: bool = True,
+        eps: float = 1e-5,
+        bn_mmt: float = 0.1,
+        dilation: int = 1,
+        norm_module: NormModule = nn.BatchNorm3d,
+        block_idx: int = 0,
+        se_ratio: float = 0.0625,
+        swish_inner: bool = True,
+    ):
+        super().__init__()
+        str1x1, str3x3 = (stride, 1) if stride_1x1 else (1, stride)
+        self.a = nn.Conv3d(dim_in, dim_inner, kernel_size=[1, 1, 1], stride=[1, str1x1, str1x1], bias=False)
+        self.a_bn = norm_module(num_features=dim_inner, eps=eps, momentum=bn_mmt)
+        self.a_relu = nn.ReLU(inplace=inplace_relu)
+        self.b = nn.Conv3d(
+            dim_inner,
+            dim_inner,
+            kernel_size=[temp_kernel_size, 3, 3],
+            stride=[1, str3x3, str3x3],
+            padding=[temp_kernel_size // 2, dilation, dilation],
+            groups=num_groups,
+            dilation=[1, dilation, dilation],
+            bias=False,
+        )
+        self.b_bn = norm_module(num_features=dim_inner, eps=eps, momentum=bn_mmt)
+        if se_ratio > 0.0 and block_idx % 2 == 0:
+            self.se = SqueezeExcitation(dim_in=dim_inner, ratio=se_ratio)
+        self.b_relu = nn.SiLU() if swish_inner else nn.ReLU(inplace=inplace_relu)
+        self.c = nn.Conv3d(dim_inner, dim_out, kernel_size=[1, 1, 1], bias=False)
+        self.c.final_conv = True
+        self.c_bn = norm_module(num_features=dim_out, eps=eps, momentum=bn_mmt)
+        self.c_bn.transform_final_bn = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.a_relu(self.a_bn(self.a(x)))
+        x = self.b_bn(self.b(x))
+        if hasattr(self, "se"):
+            x = self.se(x)
+        x = self.b_relu(x)
+        return self.c_bn(self.c(x))
+
+
 _TRANS_FUNCS: Dict[str, Callable[..., nn.Module]] = {
     "bottleneck_transform": BottleneckTransform,
     "basic_transform": BasicTransform,
+    "x3d_transform": X3DTransform,
 }
 
 
@@ -131,7 +195,10 @@ def get_trans_func(name: str) -> Callable[..., nn.Module]:
 
 
 class ResBlock(nn.Module):
-    """relu(shortcut(x) + branch2(x)); the shortcut is a strided 1x1x1 conv + BN when shapes change."""
+    """relu(shortcut(x) + branch2(x)); the shortcut is a strided 1x1x1 conv + BN when shapes change.
+
+    In training, `drop_connect_rate` > 0 drops branch2 of whole samples (stochastic depth).
+    """
 
     def __init__(
         self,
@@ -149,8 +216,11 @@ class ResBlock(nn.Module):
         bn_mmt: float = 0.1,
         dilation: int = 1,
         norm_module: NormModule = nn.BatchNorm3d,
+        block_idx: int = 0,
+        drop_connect_rate: float = 0.0,
     ):
         super().__init__()
+        self.drop_connect_rate = drop_connect_rate
         if dim_in != dim_out or stride != 1:
             self.branch1 = nn.Conv3d(dim_in, dim_out, kernel_size=1, stride=[1, stride, stride], bias=False)
             self.branch1_bn = norm_module(num_features=dim_out, eps=eps, momentum=bn_mmt)
@@ -167,12 +237,14 @@ class ResBlock(nn.Module):
             bn_mmt=bn_mmt,
             dilation=dilation,
             norm_module=norm_module,
+            block_idx=block_idx,
         )
         self.relu = nn.ReLU(inplace_relu)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        branch = drop_path(self.branch2(x), self.drop_connect_rate, self.training)
         shortcut = self.branch1_bn(self.branch1(x)) if hasattr(self, "branch1") else x
-        return self.relu(shortcut + self.branch2(x))
+        return self.relu(shortcut + branch)
 
 
 def stage_temporal_kernels(basis: Sequence[int], num_blocks: int, num_block_temp_kernel: int) -> List[int]:
@@ -216,6 +288,7 @@ class ResStage(nn.Module):
         eps: float = 1e-5,
         bn_mmt: float = 0.1,
         norm_module: NormModule = nn.BatchNorm3d,
+        drop_connect_rate: float = 0.0,
     ):
         super().__init__()
         per_pathway = [
@@ -251,6 +324,8 @@ class ResStage(nn.Module):
                     bn_mmt=bn_mmt,
                     dilation=dilation[p],
                     norm_module=norm_module,
+                    block_idx=i,
+                    drop_connect_rate=drop_connect_rate,
                 )
                 self.add_module(f"pathway{p}_res{i}", block)
                 if i in nonlocal_inds[p]:

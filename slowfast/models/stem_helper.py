@@ -1,6 +1,6 @@
-"""The stem (conv1 + pool1) of 3D ResNets, one per pathway."""
+"""The stems of the video models (ResNet conv1 + pool1, X3D conv1), one per pathway."""
 
-from typing import List, Sequence
+from typing import Callable, List, Sequence
 
 import torch
 import torch.nn as nn
@@ -34,8 +34,53 @@ class ResNetBasicStem(nn.Module):
         return self.pool_layer(self.relu(self.bn(self.conv(x))))
 
 
+class X3DStem(nn.Module):
+    """X3D's conv1: a 1xkxk spatial conv, then a channelwise kx1x1 temporal conv, BN, ReLU; no pool.
+
+    `kernel`, `stride` and `padding` are [T, H, W]; the spatial parts go to the first conv and
+    the temporal parts to the second.
+    """
+
+    def __init__(
+        self,
+        *,
+        dim_in: int,
+        dim_out: int,
+        kernel: Sequence[int],
+        stride: Sequence[int],
+        padding: Sequence[int],
+        inplace_relu: bool = True,
+        eps: float = 1e-5,
+        bn_mmt: float = 0.1,
+        norm_module: NormModule = nn.BatchNorm3d,
+    ):
+        super().__init__()
+        self.conv_xy = nn.Conv3d(
+            dim_in,
+            dim_out,
+            kernel_size=[1, kernel[1], kernel[2]],
+            stride=[1, stride[1], stride[2]],
+            padding=[0, padding[1], padding[2]],
+            bias=False,
+        )
+        self.conv = nn.Conv3d(
+            dim_out,
+            dim_out,
+            kernel_size=[kernel[0], 1, 1],
+            stride=[stride[0], 1, 1],
+            padding=[padding[0], 0, 0],
+            groups=dim_out,
+            bias=False,
+        )
+        self.bn = norm_module(num_features=dim_out, eps=eps, momentum=bn_mmt)
+        self.relu = nn.ReLU(inplace_relu)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.bn(self.conv(self.conv_xy(x))))
+
+
 class VideoModelStem(nn.Module):
-    """One ResNetBasicStem per pathway, registered as `pathway{i}_stem`.
+    """One stem (`stem_func`, default ResNetBasicStem) per pathway, registered as `pathway{i}_stem`.
 
     All per-pathway arguments are sequences with one entry per pathway.
     """
@@ -52,13 +97,14 @@ class VideoModelStem(nn.Module):
         eps: float = 1e-5,
         bn_mmt: float = 0.1,
         norm_module: NormModule = nn.BatchNorm3d,
+        stem_func: Callable[..., nn.Module] = ResNetBasicStem,
     ):
         super().__init__()
         if len({len(dim_in), len(dim_out), len(kernel), len(stride), len(padding)}) != 1:
             raise ValueError("VideoModelStem: every per-pathway argument needs one entry per pathway.")
         self.num_pathways = len(dim_in)
         for p in range(self.num_pathways):
-            stem = ResNetBasicStem(
+            stem = stem_func(
                 dim_in=dim_in[p],
                 dim_out=dim_out[p],
                 kernel=kernel[p],

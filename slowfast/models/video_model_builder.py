@@ -30,6 +30,7 @@ _MODEL_STAGE_DEPTH: Dict[int, Tuple[int, int, int, int]] = {
 # Temporal kernel sizes for conv1 and res2..res5, per pathway. A stage's list is cycled over its
 # first RESNET.NUM_BLOCK_TEMP_KERNEL blocks (e.g. I3D res3 [3, 1]: 3, 1, 3, 1).
 _TEMPORAL_KERNEL_BASIS: Dict[str, List[List[List[int]]]] = {
+    "2d": [[[1]], [[1]], [[1]], [[1]], [[1]]],
     "c2d": [[[1]], [[1]], [[1]], [[1]], [[1]]],
     "c2d_nopool": [[[1]], [[1]], [[1]], [[1]], [[1]]],
     "i3d": [[[5]], [[3]], [[3, 1]], [[3, 1]], [[1, 3]]],
@@ -40,6 +41,7 @@ _TEMPORAL_KERNEL_BASIS: Dict[str, List[List[List[int]]]] = {
 
 # Max-pool kernel (= stride) after res2, per pathway: C2D and I3D halve time there.
 _POOL1: Dict[str, List[List[int]]] = {
+    "2d": [[1, 1, 1]],
     "c2d": [[2, 1, 1]],
     "c2d_nopool": [[1, 1, 1]],
     "i3d": [[2, 1, 1]],
@@ -129,6 +131,8 @@ class _VideoResNet(nn.Module):
     """Backbone + head shared by ResNet (one pathway) and SlowFast (two pathways)."""
 
     num_pathways: int = 1
+    # Skip the temporal max pool after res2 whatever MODEL.ARCH says (ResNet_nopool).
+    no_pool1: bool = False
 
     def __init__(self, cfg: CfgNode):
         super().__init__()
@@ -145,7 +149,7 @@ class _VideoResNet(nn.Module):
         arch = cfg.MODEL.ARCH
         if arch not in _POOL1:
             raise ValueError(f"MODEL.ARCH '{arch}' is not a ResNet architecture; choose one of {sorted(_POOL1)}.")
-        pool1 = _POOL1[arch]
+        pool1 = [[1, 1, 1]] * len(_POOL1[arch]) if self.no_pool1 else _POOL1[arch]
         if len(pool1) != self.num_pathways:
             expected = "SlowFast" if len(pool1) == 2 else "ResNet"
             raise ValueError(
@@ -305,6 +309,18 @@ class ResNet(_VideoResNet):
     """Single-pathway 3D ResNet: C2D, I3D, Slow (and their *_nopool variants), by MODEL.ARCH."""
 
     num_pathways = 1
+
+
+@MODEL_REGISTRY.register()
+class ResNet_nopool(_VideoResNet):  # noqa: N801  (the registered name is the class name)
+    """MODEL.ARCH's single-pathway ResNet without the temporal pool after res2 (`ResNet_nopool`).
+
+    The released C2D_NOPOOL_8x8_R50 (Caffe2) names this model: C2D whose res3-res5 keep all
+    frames. Same parameters as MODEL.ARCH's ResNet; the head pools over all DATA.NUM_FRAMES.
+    """
+
+    num_pathways = 1
+    no_pool1 = True
 
 
 @MODEL_REGISTRY.register()

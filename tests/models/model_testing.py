@@ -11,7 +11,7 @@ from slowfast.config import get_cfg, merge_from_file, merge_from_list
 REPO = Path(__file__).resolve().parents[2]
 LAYOUTS = REPO / "tests" / "data" / "checkpoint_layouts"
 
-ARCHS = ["c2d", "i3d", "slow", "slowfast", "c2d_nopool", "i3d_nopool"]
+ARCHS = ["2d", "c2d", "i3d", "slow", "slowfast", "c2d_nopool", "i3d_nopool"]
 
 
 def load_cfg(path: Optional[str] = None, opts: Iterable[str] = ()) -> CfgNode:
