@@ -8,7 +8,7 @@ from typing import Callable, Dict, List
 
 import pytest
 import torch
-from model_testing import load_cfg, pathways, tiny_opts
+from model_testing import load_cfg, pathways, tiny_mvit_opts, tiny_opts
 
 from slowfast.models import MODEL_REGISTRY
 
@@ -30,6 +30,7 @@ TINY_CONFIGS: Dict[str, Callable[[], List[str]]] = {
     "ResNet_nopool": lambda: tiny_opts("c2d") + ["MODEL.MODEL_NAME", "ResNet_nopool"],
     "SlowFast": lambda: tiny_opts("slowfast"),
     "X3D": _tiny_x3d,
+    "MViT": tiny_mvit_opts,
 }
 
 
