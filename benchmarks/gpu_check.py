@@ -33,6 +33,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -122,20 +123,42 @@ class Checker:
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=full_env)
 
     def _wait(self, procs: List[subprocess.Popen]) -> List[str]:
-        """The output of each process; raises with every process's output when any failed."""
+        """The output of each process; raises with every process's output when any failed.
+
+        A process that fails gets its peers killed after a short grace period (a rank whose peer
+        died would otherwise wait in a collective until --step-timeout).
+        """
         deadline = time.monotonic() + self.args.step_timeout
-        outputs, codes = [], []
-        for proc in procs:
-            try:
-                out, _ = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                out, _ = proc.communicate()
-                out += f"\n[killed after --step-timeout {self.args.step_timeout} s]"
-            outputs.append(out)
-            codes.append(proc.returncode)
+        outputs = [""] * len(procs)
+        readers = []
+        for i, proc in enumerate(procs):
+            def read(i: int = i, proc: subprocess.Popen = proc) -> None:
+                outputs[i] = proc.stdout.read()
+            readers.append(threading.Thread(target=read, daemon=True))
+            readers[-1].start()
+        notes = [""] * len(procs)
+        grace_end = None
+        while any(p.poll() is None for p in procs):
+            now = time.monotonic()
+            if grace_end is None and any(p.poll() not in (None, 0) for p in procs):
+                grace_end = now + 15.0
+            limit = min(deadline, grace_end) if grace_end is not None else deadline
+            if now > limit:
+                reason = "a peer failed" if grace_end is not None and now > grace_end else (
+                    f"--step-timeout {self.args.step_timeout:.0f} s")
+                for i, p in enumerate(procs):
+                    if p.poll() is None:
+                        p.kill()
+                        notes[i] = f"\n[killed: {reason}]"
+                break
+            time.sleep(0.2)
+        for proc, reader in zip(procs, readers):
+            proc.wait()
+            reader.join()
+        codes = [p.returncode for p in procs]
         if any(codes):
-            parts = [f"--- rank {i} exit code {c} ---\n{_tail(o)}" for i, (c, o) in enumerate(zip(codes, outputs))]
+            parts = [f"--- rank {i} exit code {c} ---\n{_tail(o)}{n}"
+                     for i, (c, o, n) in enumerate(zip(codes, outputs, notes))]
             raise RuntimeError("\n".join(parts))
         return outputs
 
@@ -220,8 +243,8 @@ class Checker:
             "model": cfg.MODEL.MODEL_NAME, "batch": batch, "frames": cfg.DATA.NUM_FRAMES,
             "crop": cfg.DATA.TRAIN_CROP_SIZE, "precision": "bf16 autocast", "channels_last": args.channels_last,
             "iters": args.iters, "clips_s": round(clips_s, 2), "peak_mb": None if peak_mb is None else round(peak_mb),
-            "fvcore_gflops_per_clip": round(gflops, 2), "fvcore_x3_tflop_s": round(tflop_s / 2, 2),
-            "tflop_s": round(tflop_s, 2), "pct_of_peak": round(100 * tflop_s / args.peak_tflops, 2),
+            "fvcore_gflops_per_clip": round(gflops, 2), "fvcore_x3_tflop_s": round(tflop_s / 2, 4),
+            "tflop_s": round(tflop_s, 4), "pct_of_peak": round(100 * tflop_s / args.peak_tflops, 4),
             "peak_tflops": args.peak_tflops,
         }  # fmt: skip
 
@@ -315,6 +338,9 @@ def run_step(name: str, fn: Callable[[], Dict[str, Any]]) -> StepResult:
         return StepResult(name, "skipped", time.perf_counter() - start, note=str(e))
     except Exception:  # every failure is recorded in full and the next step runs
         return StepResult(name, "failed", time.perf_counter() - start, error=traceback.format_exc())
+    finally:
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
     return StepResult(name, "ok", time.perf_counter() - start, metrics=metrics)
 
 
@@ -383,7 +409,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     if args.device == "cuda":
         torch.backends.cudnn.benchmark = True
-        where = f"{torch.cuda.get_device_name(0)}, CUDA {torch.version.cuda}, NCCL {torch.cuda.nccl.version()}"
+        try:
+            nccl = ".".join(map(str, torch.cuda.nccl.version()))
+        except Exception as e:  # reported in the header; the NCCL steps will show the full error
+            nccl = f"unknown ({e})"
+        where = f"{torch.cuda.get_device_name(0)}, CUDA {torch.version.cuda}, NCCL {nccl}"
     else:
         where = f"CPU, {torch.get_num_threads()} threads"
     header = f"GPU check on {where}; torch {torch.__version__}{' (smoke sizes)' if args.smoke else ''}"
