@@ -7,6 +7,8 @@ and peak memory for:
   cl       float32, channels_last_3d model and inputs
   bf16     bfloat16 autocast (float32 weights)
   cl+bf16  both
+  fold     float32 with every BN folded into its conv (TEST.FOLD_BN); inference only (train shows nan)
+  cl+fold  channels_last_3d and folded BN; inference only
 
 Peak memory is torch.cuda.max_memory_allocated on GPU; on CPU it is the peak of the process RSS
 sampled every 2 ms by a background thread (psutil) minus the RSS before the measured section
@@ -40,6 +42,7 @@ except ImportError:  # running from a checkout without `pip install -e .`
 from slowfast.config import get_cfg, merge_from_file, merge_from_list  # noqa: E402
 from slowfast.datasets.utils import pack_pathway_output  # noqa: E402
 from slowfast.models import MODEL_REGISTRY  # noqa: E402
+from slowfast.models.fold_bn import fold_batchnorm  # noqa: E402
 
 CONFIGS_DIR = Path(__file__).resolve().parents[1] / "configs" / "Kinetics"
 # The R50 config of each architecture; the *_nopool variants reuse their pooled sibling's config.
@@ -52,7 +55,7 @@ ARCH_CONFIGS: Dict[str, str] = {
     "slowfast": "SLOWFAST_8x8_R50.yaml",
     "mvit": "MVITv2_S_16x4.yaml",
 }
-VARIANTS = ("fp32", "cl", "bf16", "cl+bf16")
+VARIANTS = ("fp32", "cl", "bf16", "cl+bf16", "fold", "cl+fold")
 
 
 @dataclass
@@ -149,8 +152,11 @@ def run_variant(cfg, variant: str, batch_size: int, iters: int, warmup: int, dev
     """Time inference and a training step of `cfg`'s model under `variant`."""
     channels_last = variant.startswith("cl")
     bf16 = variant.endswith("bf16")
+    fold = variant.endswith("fold")
     torch.manual_seed(0)
     model = MODEL_REGISTRY.get(cfg.MODEL.MODEL_NAME)(cfg).to(device)
+    if fold:
+        fold_batchnorm(model.eval())
     if channels_last:
         model = model.to(memory_format=torch.channels_last_3d)
     inputs = make_inputs(cfg, batch_size, device, channels_last)
@@ -175,10 +181,12 @@ def run_variant(cfg, variant: str, batch_size: int, iters: int, warmup: int, dev
     model.eval()
     with _PeakMemory(device) as infer_mem:
         infer_time = _timed(infer, iters, warmup, device)
+    clips = batch_size * iters
+    if fold:  # a folded model cannot train: its BN layers are gone
+        return Result(cfg.MODEL.ARCH, variant, clips / infer_time, float("nan"), infer_mem.peak_mb, float("nan"))
     model.train()
     with _PeakMemory(device) as train_mem:
         train_time = _timed(train_step, iters, warmup, device)
-    clips = batch_size * iters
     return Result(cfg.MODEL.ARCH, variant, clips / infer_time, clips / train_time, infer_mem.peak_mb, train_mem.peak_mb)
 
 

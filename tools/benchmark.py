@@ -2,6 +2,7 @@
 
     python tools/benchmark.py data     # decoding and loader throughput (benchmarks/data_speed.py)
     python tools/benchmark.py model    # model inference and train-step speed
+    python tools/benchmark.py gpu      # one-shot GPU check (benchmarks/gpu_check.py)
     python tools/benchmark.py NAME --help
 
 Each benchmark is a script under benchmarks/ with a `main()` that parses
@@ -26,6 +27,7 @@ BENCHMARKS: Dict[str, str] = {
     "model": "model_speed.py",
     "train": "train_speed.py",
     "roi_align": "roi_align_speed.py",
+    "gpu": "gpu_check.py",
 }
 
 

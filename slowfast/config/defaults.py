@@ -125,6 +125,9 @@ def _add_test(_C: CfgNode) -> None:
     _C.TEST.CHECKPOINT_TYPE = "pytorch"
     # Path to save predictions and labels to ("" disables); relative paths are under OUTPUT_DIR.
     _C.TEST.SAVE_RESULTS_PATH = ""
+    # Fold each BatchNorm that follows a conv into the conv before testing (not a PySlowFast key;
+    # same outputs to float rounding, fewer passes over the activations; see slowfast/models/fold_bn.py).
+    _C.TEST.FOLD_BN = False
 
 
 def _add_resnet(_C: CfgNode) -> None:

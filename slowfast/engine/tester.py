@@ -82,6 +82,10 @@ def test(cfg: CfgNode) -> Optional[Dict]:
 
         log_model_info(unwrap_model(model), cfg, use_train_input=False)
     cu.load_test_checkpoint(cfg, model)
+    if cfg.TEST.FOLD_BN:
+        from slowfast.models.fold_bn import fold_batchnorm
+
+        logger.info("TEST.FOLD_BN: folded %d BatchNorm layers into their convs", fold_batchnorm(model.eval()))
     test_loader = construct_loader(cfg, "test")
     logger.info("Testing model for %d iterations", len(test_loader))
     writer = build_tensorboard_writer(cfg, "test")
