@@ -194,3 +194,8 @@ def test_forward_does_not_modify_the_input_list():
     with torch.no_grad():
         model(x)
     assert len(x) == 2 and all(a is b for a, b in zip(x, before))
+
+
+def test_dropconnect_rate_is_refused_for_resnets():
+    with pytest.raises(ValueError, match=r"MODEL\.DROPCONNECT_RATE"):
+        _build(tiny_opts("slow") + ["MODEL.DROPCONNECT_RATE", "0.1"])
