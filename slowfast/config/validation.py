@@ -61,14 +61,14 @@ def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
     )
     _check(cfg.BN.NORM_TYPE in _NORMS, problems, f"BN.NORM_TYPE must be one of {_NORMS}, got '{cfg.BN.NORM_TYPE}'.")
     _check(
-        cfg.TRAIN.CHECKPOINT_TYPE in ("pytorch", "caffe2"),
+        cfg.TRAIN.CHECKPOINT_TYPE in ("pytorch", "caffe2", "pytorchvideo"),
         problems,
-        f"TRAIN.CHECKPOINT_TYPE must be 'pytorch' or 'caffe2', got '{cfg.TRAIN.CHECKPOINT_TYPE}'.",
+        f"TRAIN.CHECKPOINT_TYPE must be 'pytorch', 'caffe2' or 'pytorchvideo', got '{cfg.TRAIN.CHECKPOINT_TYPE}'.",
     )
     _check(
-        cfg.TEST.CHECKPOINT_TYPE in ("pytorch", "caffe2"),
+        cfg.TEST.CHECKPOINT_TYPE in ("pytorch", "caffe2", "pytorchvideo"),
         problems,
-        f"TEST.CHECKPOINT_TYPE must be 'pytorch' or 'caffe2', got '{cfg.TEST.CHECKPOINT_TYPE}'.",
+        f"TEST.CHECKPOINT_TYPE must be 'pytorch', 'caffe2' or 'pytorchvideo', got '{cfg.TEST.CHECKPOINT_TYPE}'.",
     )
     _check(
         cfg.TEST.NUM_SPATIAL_CROPS in (1, 3),
