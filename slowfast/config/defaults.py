@@ -46,6 +46,10 @@ def _add_train(_C: CfgNode) -> None:
     _C.TRAIN.EVAL_PERIOD = 10
     # Save a checkpoint every this many epochs.
     _C.TRAIN.CHECKPOINT_PERIOD = 10
+    # Also save a mid-epoch checkpoint every this many iterations (0: off) (ours).
+    _C.TRAIN.CHECKPOINT_PERIOD_ITERS = 0
+    # Keep only the newest this many checkpoints in OUTPUT_DIR/checkpoints (0: keep all) (ours).
+    _C.TRAIN.CHECKPOINT_KEEP = 0
     # Resume from the newest checkpoint in OUTPUT_DIR/checkpoints when there is one.
     _C.TRAIN.AUTO_RESUME = True
     # Path of a checkpoint to initialise from ("" for none).
