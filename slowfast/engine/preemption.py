@@ -55,6 +55,7 @@ class PreemptionGuard:
         self._signal: Optional[int] = None
         self._previous: Dict[int, Any] = {}
         self._epoch_rng: Optional[Dict[str, Any]] = None
+        self._iterator: Any = None
         self._resume_epoch = start.start_epoch if start.start_iter > 0 else None
         self._resume_iter = start.start_iter
         extra = start.extra or {}
@@ -88,6 +89,7 @@ class PreemptionGuard:
             cu.set_rng_state(self._resume_epoch_rng)
         self._epoch_rng = cu.get_rng_state()
         it = iter(loader)
+        self._iterator = it
         for _ in range(skip):
             next(it)
         if skip:
@@ -108,6 +110,11 @@ class PreemptionGuard:
             return
         path = self.save(model, optimizer, scaler, cur_epoch, done)
         if stopping:
+            # Stop the loader workers now: they ignore the cluster's SIGTERM, so exiting with them alive
+            # would wait on them.
+            shutdown = getattr(self._iterator, "_shutdown_workers", None)
+            if callable(shutdown):
+                shutdown()
             du.synchronize()
             logger.warning("Preempted at epoch %d, iteration %d; exiting with status %d.", cur_epoch + 1, done, PREEMPTED_EXIT_CODE)
             raise TrainingPreempted(path)

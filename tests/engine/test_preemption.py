@@ -29,7 +29,7 @@ def _common(tiny_data_dir, *extra):
 def _sigterm_in_epoch_2(args, log):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.Popen([sys.executable, str(RUN_NET), *map(str, args)], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 200
     while time.time() < deadline and proc.poll() is None:
         if log.exists():
@@ -39,7 +39,8 @@ def _sigterm_in_epoch_2(args, log):
         time.sleep(0.02)
     assert proc.poll() is None, "training ended before it could be signalled"
     sent = time.time()
-    proc.send_signal(signal.SIGTERM)
+    # As a cluster does: every process of the job (loader workers, spawned ranks) gets the signal.
+    os.killpg(proc.pid, signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert time.time() - sent < 60
     return proc.returncode, err
