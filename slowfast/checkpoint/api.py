@@ -12,6 +12,7 @@ from slowfast.checkpoint.inflate import adapt_image_checkpoint
 from slowfast.checkpoint.io import CheckpointMismatchError, atomic_save, check_plain
 from slowfast.checkpoint.paths import get_path_to_checkpoint
 from slowfast.checkpoint.pytorch_format import read_pytorch_checkpoint
+from slowfast.checkpoint.pytorchvideo import pytorchvideo_to_state_dict
 from slowfast.checkpoint.state import (
     LoadReport,
     apply_state_dict,
@@ -26,7 +27,7 @@ from slowfast.utils.logging import get_logger
 
 logger = get_logger(__name__)
 
-CHECKPOINT_TYPES = ("pytorch", "caffe2")
+CHECKPOINT_TYPES = ("pytorch", "caffe2", "pytorchvideo")
 
 
 def save_checkpoint(
@@ -105,6 +106,12 @@ def _read_state(path: str, checkpoint_type: str, allow_unsafe: bool):
     if checkpoint_type == "pytorch":
         checkpoint = read_pytorch_checkpoint(path, allow_unsafe=allow_unsafe)
         return checkpoint, checkpoint["model_state"], {}, []
+    if checkpoint_type == "pytorchvideo":
+        # A hub state dict or a PTV-wrapper checkpoint: only the weights are taken (the epoch and
+        # optimizer of another codebase's model do not apply to ours).
+        checkpoint = read_pytorch_checkpoint(path, allow_unsafe=allow_unsafe)
+        state, source_names = pytorchvideo_to_state_dict(checkpoint["model_state"], source=path)
+        return {}, state, source_names, []
     raise ValueError(f"Unknown checkpoint type {checkpoint_type!r}; expected one of {CHECKPOINT_TYPES}.")
 
 
@@ -155,12 +162,13 @@ def restore_checkpoint(
     """Load a checkpoint into `model` (and optimizer, scaler) and return everything learnt on the way.
 
     Args:
-        path_to_checkpoint: a `.pyth` file (checkpoint_type "pytorch") or a Caffe2 `.pkl` ("caffe2").
+        path_to_checkpoint: a `.pyth` file (checkpoint_type "pytorch"), a Caffe2 `.pkl` ("caffe2"), or a
+            PyTorchVideo state dict or PTV-wrapper checkpoint ("pytorchvideo", weights only).
         model: the model, wrapped (DDP) or not.
         optimizer: restored from "optimizer_state" when given, unless `epoch_reset`, weights were
             inflated, or the model was only partly loaded (fine-tuning starts a fresh optimizer).
         scaler: the AMP grad scaler, restored from "scaler_state" under the same conditions.
-        checkpoint_type: "pytorch" or "caffe2".
+        checkpoint_type: one of CHECKPOINT_TYPES.
         inflate: inflate 2D kernels of the checkpoint into the model's 3D kernels.
         epoch_reset: ignore the stored epoch (fine-tuning starts at epoch 0).
         clear_name_pattern: substrings removed (first occurrence) from checkpoint keys.

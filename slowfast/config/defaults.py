@@ -47,11 +47,15 @@ def _add_train(_C: CfgNode) -> None:
     _C.TRAIN.EVAL_PERIOD = 10
     # Save a checkpoint every this many epochs.
     _C.TRAIN.CHECKPOINT_PERIOD = 10
+    # Also save a mid-epoch checkpoint every this many iterations (0: off) (ours).
+    _C.TRAIN.CHECKPOINT_PERIOD_ITERS = 0
+    # Keep only the newest this many checkpoints in OUTPUT_DIR/checkpoints (0: keep all) (ours).
+    _C.TRAIN.CHECKPOINT_KEEP = 0
     # Resume from the newest checkpoint in OUTPUT_DIR/checkpoints when there is one.
     _C.TRAIN.AUTO_RESUME = True
     # Path of a checkpoint to initialise from ("" for none).
     _C.TRAIN.CHECKPOINT_FILE_PATH = ""
-    # Format of CHECKPOINT_FILE_PATH: "pytorch" (.pyth) or "caffe2" (.pkl).
+    # Format of CHECKPOINT_FILE_PATH: "pytorch" (.pyth), "caffe2" (.pkl) or "pytorchvideo" (PTV weights).
     _C.TRAIN.CHECKPOINT_TYPE = "pytorch"
     # Inflate 2D weights of the checkpoint into the 3D kernels of the model.
     _C.TRAIN.CHECKPOINT_INFLATE = False
@@ -121,7 +125,7 @@ def _add_test(_C: CfgNode) -> None:
     _C.TEST.NUM_ENSEMBLE_VIEWS = 10
     # Number of spatial crops per clip (1 = centre, 3 = left/top, centre, right/bottom).
     _C.TEST.NUM_SPATIAL_CROPS = 3
-    # Format of TEST.CHECKPOINT_FILE_PATH: "pytorch" or "caffe2".
+    # Format of TEST.CHECKPOINT_FILE_PATH: "pytorch", "caffe2" or "pytorchvideo".
     _C.TEST.CHECKPOINT_TYPE = "pytorch"
     # Path to save predictions and labels to ("" disables); relative paths are under OUTPUT_DIR.
     _C.TEST.SAVE_RESULTS_PATH = ""

@@ -96,6 +96,8 @@ def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
         problems,
         f"TRAIN.CHECKPOINT_TYPE must be one of {CHECKPOINT_TYPES}, got '{cfg.TRAIN.CHECKPOINT_TYPE}'.",
     )
+    for key in ("CHECKPOINT_PERIOD_ITERS", "CHECKPOINT_KEEP"):
+        _check(cfg.TRAIN[key] >= 0, problems, f"TRAIN.{key} must be >= 0 (0: off), got {cfg.TRAIN[key]}.")
     _check(
         cfg.TEST.CHECKPOINT_TYPE in CHECKPOINT_TYPES,
         problems,

@@ -1,5 +1,6 @@
 """DataLoader construction: batch size per process, distributed sampling, per-epoch shuffling."""
 
+import signal
 from typing import Optional
 
 import torch
@@ -15,6 +16,13 @@ def _per_process(total: int, world: int, what: str) -> int:
     if total % world:
         raise ValueError(f"{what} ({total}) must be divisible by the number of processes ({world})")
     return total // world
+
+
+def _ignore_stop_signals(worker_id: int) -> None:
+    """Loader workers ignore SIGTERM/SIGUSR1 (a cluster signals every process of a job): the main
+    process finishes its iteration and checkpoints (slowfast.engine.preemption), then stops them."""
+    for sig in (signal.SIGTERM, signal.SIGUSR1):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def construct_loader(
@@ -62,6 +70,7 @@ def construct_loader(
         drop_last=drop_last,
         collate_fn=getattr(dataset, "collate_fn", None),
         persistent_workers=False,
+        worker_init_fn=_ignore_stop_signals if num_workers > 0 else None,
     )
 
 

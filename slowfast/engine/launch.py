@@ -99,10 +99,13 @@ def launch_job(cfg: CfgNode, init_method: Optional[str], func: Callable[[CfgNode
     if per_node == 1:
         _worker(0, func, init_method, cfg.SHARD_ID, world_size, cfg)
         return
-    mp.start_processes(
+    context = mp.start_processes(
         _spawned,
         args=(func, init_method, cfg.SHARD_ID, world_size, cfg),
         nprocs=per_node,
-        join=True,
+        join=False,
         start_method="spawn",
     )
+    from slowfast.engine.preemption import join_forwarding_signals
+
+    join_forwarding_signals(context)

@@ -9,6 +9,7 @@ from fvcore.common.config import CfgNode
 
 import slowfast.checkpoint as cu
 from slowfast.datasets.loader import construct_loader, shuffle_dataset
+from slowfast.engine.preemption import PreemptionGuard
 from slowfast.engine.common import (
     autocast_context,
     batch_to_device,
@@ -56,14 +57,20 @@ def train_epoch(
     cur_epoch: int,
     cfg: CfgNode,
     writer=None,
+    guard: Optional[PreemptionGuard] = None,
 ) -> Dict[str, float]:
-    """Train for one epoch; raises FloatingPointError naming epoch and iteration on a non-finite loss."""
+    """Train for one epoch; raises FloatingPointError naming epoch and iteration on a non-finite loss.
+
+    With `guard`, a resumed epoch continues after the checkpoint's iteration, mid-epoch checkpoints
+    are written, and a caught SIGTERM/SIGUSR1 ends training after the current iteration.
+    """
     model.train()
     train_meter.reset()
     data_size = len(train_loader)
     loss_fun = get_loss_func(cfg.MODEL.LOSS_FUNC)(reduction="mean")
     train_meter.iter_tic()
-    for cur_iter, (inputs, labels, index, meta) in enumerate(train_loader):
+    batches = guard.batches(train_loader, cur_epoch) if guard is not None else enumerate(train_loader)
+    for cur_iter, (inputs, labels, index, meta) in batches:
         inputs, labels, meta = batch_to_device(cfg, inputs, labels, meta)
         train_meter.data_toc()
         lr = get_lr_at_epoch(cfg, cur_epoch + float(cur_iter) / data_size)
@@ -114,6 +121,8 @@ def train_epoch(
                 writer.add_scalar("Train/Top1_err", values[1], step)
                 writer.add_scalar("Train/Top5_err", values[2], step)
         train_meter.log_iter_stats(cur_epoch, cur_iter)
+        if guard is not None:
+            guard.after_iter(model, optimizer, scaler, cur_epoch, cur_iter, data_size)
         train_meter.iter_tic()
     skipped_total = torch.tensor([float(train_meter.skipped_videos)])
     train_meter.skipped_videos = int(du.all_reduce([skipped_total], average=False)[0].item())
@@ -226,11 +235,13 @@ def train(cfg: CfgNode) -> Optional[Dict[str, float]]:
     val_meter = ValMeter(len(val_loader), cfg) if val_loader is not None else None
     writer = build_tensorboard_writer(cfg, "train")
 
+    guard = PreemptionGuard(cfg, start)
+    guard.install()
     logger.info("Start epoch: %d", start_epoch + 1)
     last_stats: Optional[Dict[str, float]] = None
     for cur_epoch in range(start_epoch, cfg.SOLVER.MAX_EPOCH):
         shuffle_dataset(train_loader, cur_epoch)
-        train_epoch(train_loader, model, optimizer, scaler, train_meter, cur_epoch, cfg, writer)
+        train_epoch(train_loader, model, optimizer, scaler, train_meter, cur_epoch, cfg, writer, guard)
         evaluate = val_loader is not None and _is_eval_epoch(cfg, cur_epoch)
         if cfg.BN.USE_PRECISE_STATS and (evaluate or cu.is_checkpoint_epoch(cfg, cur_epoch)):
             calculate_and_update_precise_bn(
@@ -240,11 +251,13 @@ def train(cfg: CfgNode) -> Optional[Dict[str, float]]:
         if cu.is_checkpoint_epoch(cfg, cur_epoch):
             rng = cu.gather_rng_states()
             cu.save_checkpoint(cfg.OUTPUT_DIR, model, optimizer, cur_epoch, cfg, scaler=scaler, extra={"rng_states": rng})
+            guard.prune()
         if evaluate:
             # Validation must not shift the training random streams: a resumed run would diverge.
             rng = cu.get_rng_state()
             last_stats = eval_epoch(val_loader, model, val_meter, cur_epoch, cfg, writer)
             cu.set_rng_state(rng)
+    guard.uninstall()
     diff = du.assert_replicas_in_sync(unwrap_model(model))
     logger.info("Training done; weights identical on all %d processes (max checksum difference %g).", du.get_world_size(), diff)
     if writer is not None:

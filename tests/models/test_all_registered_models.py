@@ -35,16 +35,28 @@ TINY_CONFIGS: Dict[str, Callable[[], List[str]]] = {
 
 
 def _registered_classes() -> List[str]:
-    """Registered names, one per class (the first name a class is registered under)."""
+    """Registered names, one per model class (the first name a class is registered under).
+
+    PySlowFast's PTV* names are builder functions that build one of these classes (or refuse);
+    test_ptv_names_are_aliases_or_refusals checks them.
+    """
     seen, names = set(), []
     for name, cls in sorted(MODEL_REGISTRY, key=lambda item: item[0]):
-        if cls not in seen:
+        if isinstance(cls, type) and cls not in seen:
             seen.add(cls)
             names.append(name)
     return names
 
 
 REGISTERED = _registered_classes()
+
+
+def test_ptv_names_are_aliases_or_refusals():
+    from slowfast.models.ptv_aliases import ALIASES, REFUSED
+
+    builders = sorted(name for name, obj in MODEL_REGISTRY if not isinstance(obj, type))
+    assert builders == sorted(set(ALIASES) | set(REFUSED))
+    assert set(ALIASES.values()) <= set(REGISTERED)
 
 
 def test_every_registered_model_has_a_tiny_config():
