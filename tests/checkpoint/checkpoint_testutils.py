@@ -2,6 +2,7 @@
 Caffe2-style `.pkl` files (including Python 2 style pickles) built from an independent inverse of the
 blob-name rules."""
 
+import json
 import pickle
 import re
 import struct
@@ -14,6 +15,13 @@ import torch
 import torch.nn as nn
 
 REPO = Path(__file__).resolve().parents[2]
+LAYOUTS = REPO / "tests" / "data" / "checkpoint_layouts"
+
+
+def read_layout(name: str) -> dict:
+    """The released layout ("Kinetics/SLOWFAST_8x8_R50") from tests/data/checkpoint_layouts."""
+    with open(LAYOUTS / f"{name}.json") as f:
+        return json.load(f)
 
 
 class _Block(nn.Module):

@@ -10,10 +10,10 @@ import pytest
 import torch
 import torch.nn as nn
 
+from checkpoint_testutils import LAYOUTS, read_layout
 from slowfast.config.defaults import get_cfg
 
 REPO = Path(__file__).resolve().parents[2]
-LAYOUTS = REPO / "tests" / "data" / "checkpoint_layouts"
 RESNET_FAMILY = ("ResNet", "SlowFast")
 
 
@@ -25,12 +25,6 @@ def layout_names(model_classes: Sequence[str] = RESNET_FAMILY) -> List[str]:
             if json.load(f)["model_class"] in model_classes:
                 names.append(str(path.relative_to(LAYOUTS).with_suffix("")))
     return names
-
-
-def read_layout(name: str) -> dict:
-    path = LAYOUTS / f"{name}.json"
-    with open(path) as f:
-        return json.load(f)
 
 
 def _fill(shape: Tuple[int, ...], dtype: torch.dtype, fill: str, gen: torch.Generator, index: int) -> torch.Tensor:

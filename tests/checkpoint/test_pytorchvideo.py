@@ -12,8 +12,7 @@ import math
 import pytest
 import torch
 
-from conftest import LAYOUTS, read_layout
-from checkpoint_testutils import REPO
+from checkpoint_testutils import LAYOUTS, REPO, read_layout
 from slowfast.checkpoint import CheckpointMismatchError, load_checkpoint
 from slowfast.checkpoint.pytorchvideo import UnsupportedPyTorchVideoModel, pytorchvideo_to_state_dict
 from slowfast.config import get_cfg, merge_from_file, merge_from_list
