@@ -239,5 +239,3 @@ def test_bad_video_is_an_error_in_testing(tmp_path, make_cfg):
 def test_unsupported_options(video_dir, make_cfg):
     with pytest.raises(ValueError, match="DECODING_BACKEND"):
         Kinetics(make_cfg(video_dir, DATA__DECODING_BACKEND="torchvision"), "train")
-    with pytest.raises(NotImplementedError, match="TRAIN_JITTER_SCALES_RELATIVE"):
-        Kinetics(make_cfg(video_dir, DATA__TRAIN_JITTER_SCALES_RELATIVE=[0.08, 1.0]), "train")
