@@ -12,8 +12,8 @@ from slowfast.config.loading import ConfigError
 from slowfast.config.unsupported import UNSUPPORTED
 
 PACKAGE = Path(__file__).resolve().parents[2] / "slowfast"
-# The files that only declare keys do not count as readers.
-DECLARING = {PACKAGE / "config" / "defaults.py", PACKAGE / "config" / "unsupported.py"}
+# The files that only declare or check keys do not count as readers.
+DECLARING = {PACKAGE / "config" / f for f in ("defaults.py", "unsupported.py", "recipe_checks.py")}
 
 
 def _all_keys(node: CfgNode, prefix: str = ""):
