@@ -147,6 +147,9 @@ UNSUPPORTED: Dict[str, Unsupported] = {
     **_new("dummy loading (the first batch repeated) is not supported; see tools/benchmark.py",
            DATA__DUMMY_LOAD=False),
     **_new("LARS is not supported", SOLVER__LARS_ON=False),
+    # Not in PySlowFast's defaults at 287ec00, yet its SSv2 MViTv2 YAMLs set it.
+    **_new("prefetching loader processes are not supported; DATA_LOADER.NUM_WORKERS sets the loader's workers",
+           PREFETCH__NUM_LOADERS=0),
 }
 
 
