@@ -187,7 +187,11 @@ class Kinetics(Dataset):
         inputs = pack_pathway_output(self.cfg, clip)
         if self._augment.num_samples > 1:
             # Repeated augmentation: N clips of one video, one label each (repeated_aug_collate flattens them).
-            label = torch.as_tensor(label).expand(self._augment.num_samples).clone()
+            # A list already holds one label per copy (Synthetic relabels flipped copies).
+            per_copy = isinstance(label, list)
+            label = torch.as_tensor(label)
+            if not per_copy:
+                label = label.expand(self._augment.num_samples, *label.shape).clone()
         return inputs, label, used, {"skipped": skipped, "decoded_frames": decoded}
 
     def load_train_item(self, index: int) -> Tuple[torch.Tensor, int, int]:

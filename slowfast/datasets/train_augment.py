@@ -164,7 +164,8 @@ class ClipAugmenter:
 
 
 def repeated_aug_collate(batch):
-    """Collate items that each hold N clips (``N x C x T x H x W`` pathways, N labels) into B*N clips.
+    """Collate items that each hold N clips (``N x C x T x H x W`` pathways, N labels or ``N x K``
+    multi-label rows) into B*N clips.
 
     Labels and indices are repeated per clip; per-video meta (skipped, decoded
     frames) keeps one entry per video.
@@ -172,4 +173,4 @@ def repeated_aug_collate(batch):
     inputs, labels, index, meta = default_collate(batch)
     inputs = [x.flatten(0, 1) for x in inputs]
     n = labels.shape[1]
-    return inputs, labels.flatten(), index.repeat_interleave(n), meta
+    return inputs, labels.flatten(0, 1), index.repeat_interleave(n), meta

@@ -99,3 +99,10 @@ def test_repeated_augmentation_gives_n_different_clips_of_one_decode_and_collate
     inputs, labels, index, meta = repeated_aug_collate([item, item])
     assert inputs[0].shape == (6, 3, 4, 24, 24) and labels.tolist() == [5] * 6 and index.tolist() == [7] * 6
     assert meta["skipped"].tolist() == [0, 0]
+
+
+def test_repeated_augmentation_collates_multi_label_rows():
+    rows = torch.tensor([[1.0, 0.0, 1.0]]).expand(2, 3)
+    item = ([torch.zeros(2, 3, 1, 4, 4)], rows, 0, {"skipped": 0})
+    _, labels, _, _ = repeated_aug_collate([item, item])
+    assert labels.shape == (4, 3) and torch.equal(labels[3], rows[0])
