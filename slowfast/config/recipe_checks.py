@@ -81,6 +81,15 @@ def check_recipes(cfg: CfgNode, defaults: CfgNode, origin: Origin) -> List[str]:
     if mix.ENABLE:
         if _is_number(mix.ALPHA) and _is_number(mix.CUTMIX_ALPHA) and mix.ALPHA <= 0 and mix.CUTMIX_ALPHA <= 0:
             problems.append("MIXUP.ENABLE is True but MIXUP.ALPHA and MIXUP.CUTMIX_ALPHA are both 0: nothing to mix.")
+        from slowfast.config.validation import world_size_of
+
+        per_process = cfg.TRAIN.BATCH_SIZE // max(1, world_size_of(cfg))
+        if per_process < 2:
+            problems.append(
+                f"MIXUP.ENABLE mixes the clips of each process's batch with each other, but "
+                f"{_where('TRAIN.BATCH_SIZE', cfg.TRAIN.BATCH_SIZE, origin)} gives {per_process} per process; "
+                "use at least 2 per process."
+            )
         if cfg.DATA.MULTI_LABEL or cfg.DETECTION.ENABLE:
             problems.append("MIXUP.ENABLE works with single-label classification only (not DATA.MULTI_LABEL or DETECTION).")
     else:

@@ -53,3 +53,8 @@ def test_a_full_recipe_is_accepted():
         "DATA.TRAIN_JITTER_MOTION_SHIFT", "True", "SOLVER.CLIP_GRAD_L2NORM", "1.0",
     ])
     assert_and_infer_cfg(cfg)
+
+
+def test_mixup_needs_two_clips_per_process():
+    msg = _refused("MIXUP.ENABLE", "True", "TRAIN.BATCH_SIZE", "2", "NUM_CPU_PROCESSES", "2")
+    assert "TRAIN.BATCH_SIZE = 2 (from the command-line overrides) gives 1 per process" in msg
