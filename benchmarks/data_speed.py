@@ -47,6 +47,21 @@ class Row:
     decoded_per_clip: float
 
 
+# Training-clip recipes (config overrides) of --train-recipes; the MViT recipes' AUG values.
+_AUGMENT = {"AUG.ENABLE": True, "AUG.AA_TYPE": "rand-m7-n4-mstd0.5-inc1", "AUG.RE_PROB": 0.25,
+            "DATA.TRAIN_JITTER_SCALES_RELATIVE": [0.08, 1.0], "DATA.TRAIN_JITTER_ASPECT_RELATIVE": [0.75, 1.3333]}
+TRAIN_RECIPES = {"plain": {}, "augment": _AUGMENT, "augment_x2": {**_AUGMENT, "AUG.NUM_SAMPLE": 2}}
+
+
+def with_recipe(cfg: CfgNode, recipe: str) -> CfgNode:
+    """A copy of ``cfg`` with the overrides of TRAIN_RECIPES[recipe]."""
+    cfg = cfg.clone()
+    for key, value in TRAIN_RECIPES[recipe].items():
+        section, leaf = key.split(".")
+        cfg[section][leaf] = value
+    return cfg
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", default="", help="synthetic dataset folder (created if needed; default: a temp dir)")
@@ -63,6 +78,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--crops", type=int, default=3, help="TEST.NUM_SPATIAL_CROPS")
     p.add_argument("--batch-size", type=int, default=8, help="training clips per batch")
     p.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--train-recipes", nargs="+", default=["plain"], choices=sorted(TRAIN_RECIPES),
+                   help="training-clip recipes to compare: plain (short-side jitter), augment (RandAugment, "
+                        "random erasing, random-resized crops), augment_x2 (augment with AUG.NUM_SAMPLE 2)")
     p.add_argument("--threads", nargs="+", default=["none"], help="DATA.DECODE_THREADS values to compare")
     p.add_argument("--skip-per-view", action="store_true",
                    help="do not time the per-view decoding test path (else timed with the first --threads value)")
@@ -89,7 +107,7 @@ def make_cfg(args: argparse.Namespace, data_dir: str) -> CfgNode:
     return cfg
 
 
-def time_loader(cfg: CfgNode, split: str, decode_once: bool = True) -> Row:
+def time_loader(cfg: CfgNode, split: str, decode_once: bool = True, recipe: str = "") -> Row:
     dataset = Kinetics(cfg, split) if decode_once else PerViewKinetics(cfg, split)
     loader = construct_loader(cfg, split, dataset=dataset)
     items = clips = decoded = 0
@@ -102,7 +120,7 @@ def time_loader(cfg: CfgNode, split: str, decode_once: bool = True) -> Row:
     elapsed = time.perf_counter() - start
     return Row(
         split=split,
-        decoding="decode once" if decode_once else "per view",
+        decoding=recipe or ("decode once" if decode_once else "per view"),
         workers=cfg.DATA_LOADER.NUM_WORKERS,
         threads=str(cfg.DATA.DECODE_THREADS),
         items_s=items / elapsed,
@@ -147,7 +165,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             cfg.DATA.DECODE_THREADS = threads
             for workers in args.workers:
                 cfg.DATA_LOADER.NUM_WORKERS = workers
-                rows.append(time_loader(cfg, "train"))
+                for recipe in args.train_recipes:
+                    rows.append(time_loader(with_recipe(cfg, recipe), "train", recipe=recipe))
                 rows.append(time_loader(cfg, "test"))
                 if not args.skip_per_view and threads == args.threads[0]:
                     rows.append(time_loader(cfg, "test", decode_once=False))

@@ -10,6 +10,7 @@ Groups are built by one small function each, so the file reads by topic.
 from fvcore.common.config import CfgNode
 
 from slowfast.config import archs
+from slowfast.config.unsupported import add_missing_keys
 from slowfast.config.validation import assert_and_infer_cfg  # noqa: F401  (public API)
 
 
@@ -355,6 +356,8 @@ def _add_data(_C: CfgNode) -> None:
     _C.DATA.TRAIN_JITTER_SCALES_RELATIVE = []
     # Aspect ratio range of random resized crops.
     _C.DATA.TRAIN_JITTER_ASPECT_RELATIVE = []
+    # Random resized crops: interpolate between a box for the first and one for the last frame.
+    _C.DATA.TRAIN_JITTER_MOTION_SHIFT = False
     # Training crop size.
     _C.DATA.TRAIN_CROP_SIZE = 224
     # Test crop size (the short side is scaled to it first).
@@ -753,6 +756,7 @@ def build_defaults() -> CfgNode:
     _add_demo(_C)
     _add_benchmark(_C)
     _add_synthetic(_C)
+    add_missing_keys(_C)
     return _C
 
 

@@ -101,6 +101,7 @@ def merge_dict(cfg: CfgNode, data: Dict[str, Any], source: str, root: Optional[C
         else:
             # Like yacs, strings are read as Python literals: YAML takes `1e-4` for a string.
             cfg[name] = coerce_value(current, _decode(value), full_key, source)
+            _record_origin(root, full_key, source)
 
 
 def _read_yaml(path: str) -> Dict[str, Any]:
@@ -167,4 +168,18 @@ def merge_from_list(cfg: CfgNode, opts: Iterable[str]) -> CfgNode:
         if isinstance(node[parts[-1]], CfgNode):
             raise ConfigError(f"Command-line override '{full_key}' names a section, not a key.")
         node[parts[-1]] = coerce_value(node[parts[-1]], _decode(raw), full_key, "the command-line overrides")
+        _record_origin(cfg, full_key, "the command-line overrides")
     return cfg
+
+
+_ORIGINS = "_key_origins"
+
+
+def _record_origin(root: CfgNode, full_key: str, source: str) -> None:
+    # Kept in the instance __dict__, not as a key: it survives clone() and stays out of dump().
+    root.__dict__.setdefault(_ORIGINS, {})[full_key] = source
+
+
+def key_origin(cfg: CfgNode, full_key: str) -> str:
+    """Where the value of ``full_key`` was last set: a config file, the command line, or the defaults."""
+    return cfg.__dict__.get(_ORIGINS, {}).get(full_key, "the defaults or code")

@@ -7,7 +7,7 @@ from fvcore.common.config import CfgNode
 
 from slowfast.config.archs import SUPPORTED_ARCHS as _ARCHS
 from slowfast.config.archs import pathway_arch_lists
-from slowfast.config.loading import ConfigError
+from slowfast.config.loading import ConfigError, key_origin
 from slowfast.evaluation.ava_metric import PROTOCOLS as _AVA_EVAL_PROTOCOLS
 
 
@@ -160,6 +160,7 @@ def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
         f"AVA.EVAL_PROTOCOL must be one of {_AVA_EVAL_PROTOCOLS}, got '{cfg.AVA.EVAL_PROTOCOL}'.",
     )
     _check_task(cfg, problems)
+    problems += _recipe_and_unsupported_problems(cfg)
     if problems:
         raise ConfigError("Invalid config:\n  - " + "\n  - ".join(problems))
 
@@ -172,3 +173,17 @@ def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
         cfg.SOLVER.BASE_LR_SCALE_NUM_SHARDS = False
     cfg.OUTPUT_DIR = os.path.expanduser(cfg.OUTPUT_DIR)
     return cfg
+
+
+def _recipe_and_unsupported_problems(cfg: CfgNode) -> List[str]:
+    """Bad recipe values, and keys of the unsupported table set away from their defaults."""
+    from slowfast.config.defaults import get_cfg
+    from slowfast.config.recipe_checks import check_recipes
+    from slowfast.config.unsupported import refused_keys
+
+    defaults = get_cfg()
+
+    def origin(key: str) -> str:
+        return key_origin(cfg, key)
+
+    return check_recipes(cfg, defaults, origin) + refused_keys(cfg, defaults, origin)

@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 
 from slowfast.datasets import decoder, sampling, transform
 from slowfast.datasets.build import DATASET_REGISTRY
+from slowfast.datasets.train_augment import ClipAugmenter, repeated_aug_collate
 from slowfast.datasets.utils import (
     normalize_to_cthw,
     pack_pathway_output,
@@ -113,10 +114,6 @@ class Kinetics(Dataset):
             raise ValueError(f"Split '{mode}' not supported for {type(self).__name__}")
         if cfg.DATA.DECODING_BACKEND.lower() != "pyav":
             raise ValueError(f"DATA.DECODING_BACKEND '{cfg.DATA.DECODING_BACKEND}' is not supported; use 'pyav'")
-        if cfg.DATA.get("TRAIN_JITTER_SCALES_RELATIVE", []) and mode != "test":
-            raise NotImplementedError(
-                "DATA.TRAIN_JITTER_SCALES_RELATIVE (random resized crops) is not supported; leave it empty"
-            )
         self.cfg = cfg
         self.mode = mode
         self._num_retries = cfg.DATA_LOADER.NUM_RETRIES if num_retries is None else num_retries
@@ -126,6 +123,9 @@ class Kinetics(Dataset):
         if self._num_crops not in (1, 3):
             raise ValueError(f"TEST.NUM_SPATIAL_CROPS must be 1 or 3, got {self._num_crops}")
         self.num_skipped = 0
+        self._augment = ClipAugmenter(cfg, mode) if mode != "test" else None
+        if self._augment is not None and self._augment.num_samples > 1:
+            self.collate_fn = repeated_aug_collate
         csv_path = os.path.join(self.data_dir(), f"{mode}.csv")
         self._path_to_videos, self._labels = load_video_list(
             csv_path, self.path_prefix(), cfg.DATA.PATH_LABEL_SEPARATOR, cfg.MODEL.NUM_CLASSES
@@ -185,6 +185,13 @@ class Kinetics(Dataset):
         )
         self.num_skipped += skipped
         inputs = pack_pathway_output(self.cfg, clip)
+        if self._augment.num_samples > 1:
+            # Repeated augmentation: N clips of one video, one label each (repeated_aug_collate flattens them).
+            # A list already holds one label per copy (Synthetic relabels flipped copies).
+            per_copy = isinstance(label, list)
+            label = torch.as_tensor(label)
+            if not per_copy:
+                label = label.expand(self._augment.num_samples, *label.shape).clone()
         return inputs, label, used, {"skipped": skipped, "decoded_frames": decoded}
 
     def load_train_item(self, index: int) -> Tuple[torch.Tensor, int, int]:
@@ -208,23 +215,15 @@ class Kinetics(Dataset):
     def load_train_clip(self, index: int, random_flip: Optional[bool] = None) -> Tuple[torch.Tensor, int]:
         """One random, augmented ``C x T x H x W`` clip of video ``index`` and the frames decoded for it.
 
-        ``random_flip`` overrides DATA.RANDOM_FLIP.
+        With AUG.NUM_SAMPLE N > 1 (train split) the clip is decoded once and
+        augmented N times: ``N x C x T x H x W``. ``random_flip`` overrides
+        DATA.RANDOM_FLIP. The recipe is slowfast.datasets.train_augment's.
         """
-        data = self.cfg.DATA
         if random_flip is None:
-            random_flip = data.RANDOM_FLIP
+            random_flip = self.cfg.DATA.RANDOM_FLIP
         decoded = self._decode(index, [-1])
-        frames = normalize_to_cthw(decoded.clip(0), data.MEAN, data.STD)
-        frames, _ = transform.spatial_sampling(
-            frames,
-            spatial_idx=-1,
-            min_scale=data.TRAIN_JITTER_SCALES[0],
-            max_scale=data.TRAIN_JITTER_SCALES[1],
-            crop_size=data.TRAIN_CROP_SIZE,
-            random_horizontal_flip=random_flip,
-            inverse_uniform_sampling=data.INV_UNIFORM_SAMPLE,
-        )
-        return frames, decoded.num_decoded
+        clips = self._augment(decoded.clip(0), random_flip)
+        return (clips[0] if len(clips) == 1 else torch.stack(clips)), decoded.num_decoded
 
     def load_test_views(self, index: int) -> Tuple[torch.Tensor, int]:
         """All test views of video ``index`` from one decode: ``V x C x T x S x S`` and the frames decoded.

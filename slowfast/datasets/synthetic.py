@@ -264,6 +264,17 @@ class Synthetic(Kinetics):
     def load_train_item(self, index: int) -> Tuple[torch.Tensor, int, int]:
         clip, decoded = self.load_train_clip(index, random_flip=False)
         label = self._labels[index]
-        if self.cfg.DATA.RANDOM_FLIP and self._mirror is not None and random.random() < 0.5:
-            clip, label = clip.flip(-1), self._mirror[label]
-        return clip, label, decoded
+        if not (self.cfg.DATA.RANDOM_FLIP and self._mirror is not None):
+            return clip, label, decoded
+        if clip.dim() == 4:
+            if random.random() < 0.5:
+                clip, label = clip.flip(-1), self._mirror[label]
+            return clip, label, decoded
+        # Repeated augmentation (N x C x T x H x W): each copy is flipped, and relabelled, on its own.
+        labels = []
+        for i in range(clip.shape[0]):
+            flip = random.random() < 0.5
+            if flip:
+                clip[i] = clip[i].flip(-1)
+            labels.append(self._mirror[label] if flip else label)
+        return clip, labels, decoded

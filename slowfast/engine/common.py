@@ -31,6 +31,8 @@ def setup_job(cfg: CfgNode, job: str) -> None:
         torch.backends.cudnn.benchmark = True
     else:
         set_cpu_threads(cfg)
+    if cfg.DESCRIPTION:
+        logger.info("Description: %s", cfg.DESCRIPTION)
     logger.info("%s with config:\n%s", job.capitalize(), cfg.dump())
     logger.info("World size %d, rank %d, device %s", du.get_world_size(), du.get_rank(), device_of(cfg))
 

@@ -9,6 +9,7 @@ from fvcore.common.config import CfgNode
 
 import slowfast.checkpoint as cu
 from slowfast.datasets.loader import construct_loader, shuffle_dataset
+from slowfast.datasets.mixup import build_mixup
 from slowfast.engine.preemption import PreemptionGuard
 from slowfast.engine.common import (
     autocast_context,
@@ -39,11 +40,14 @@ def _skipped_in_batch(meta: Dict) -> int:
     return int(torch.as_tensor(skipped).sum())
 
 
-def _loss_and_errors(cfg: CfgNode, preds: torch.Tensor, labels: torch.Tensor, loss_fun: nn.Module):
+def _loss_and_errors(cfg: CfgNode, preds: torch.Tensor, labels: torch.Tensor, loss_fun: nn.Module,
+                     hard_labels: Optional[torch.Tensor] = None):
+    """Loss against ``labels`` (soft targets with mixup); top-k errors against the hard class labels."""
     loss = loss_fun(preds, labels)
-    if cfg.DATA.MULTI_LABEL or cfg.DETECTION.ENABLE or labels.ndim > 1:
+    hard_labels = labels if hard_labels is None else hard_labels
+    if cfg.DATA.MULTI_LABEL or cfg.DETECTION.ENABLE or hard_labels.ndim > 1:
         return loss, None, None
-    num_topks_correct = metrics.topks_correct(preds.detach(), labels, (1, 5))
+    num_topks_correct = metrics.topks_correct(preds.detach(), hard_labels, (1, 5))
     top1, top5 = [(1.0 - x / preds.size(0)) * 100.0 for x in num_topks_correct]
     return loss, top1, top5
 
@@ -68,6 +72,7 @@ def train_epoch(
     train_meter.reset()
     data_size = len(train_loader)
     loss_fun = get_loss_func(cfg.MODEL.LOSS_FUNC)(reduction="mean")
+    mixup = build_mixup(cfg)
     train_meter.iter_tic()
     batches = guard.batches(train_loader, cur_epoch) if guard is not None else enumerate(train_loader)
     for cur_iter, (inputs, labels, index, meta) in batches:
@@ -75,11 +80,14 @@ def train_epoch(
         train_meter.data_toc()
         lr = get_lr_at_epoch(cfg, cur_epoch + float(cur_iter) / data_size)
         set_lr(optimizer, lr)
+        hard_labels = labels
+        if mixup is not None:
+            inputs, labels = mixup(inputs, labels)
 
         with autocast_context(cfg):
             preds = forward(cfg, model, inputs, meta)
         # The loss runs in float32 outside autocast: CUDA autocast refuses BCELoss on half inputs.
-        loss, top1_err, top5_err = _loss_and_errors(cfg, preds.float(), labels, loss_fun)
+        loss, top1_err, top5_err = _loss_and_errors(cfg, preds.float(), labels, loss_fun, hard_labels)
         if not math.isfinite(loss.item()):
             raise FloatingPointError(
                 f"Loss is {loss.item()} at epoch {cur_epoch + 1}, iteration {cur_iter + 1} "

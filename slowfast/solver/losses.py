@@ -8,13 +8,15 @@ import torch.nn.functional as F
 
 
 class SoftTargetCrossEntropy(nn.Module):
-    """Cross-entropy against a target distribution (mixup, label smoothing)."""
+    """Cross-entropy against a target distribution (mixup, label smoothing); hard class labels count as one-hot."""
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
         self.reduction = reduction
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if y.dim() == 1:
+            y = F.one_hot(y.long(), x.shape[-1]).to(x.dtype)
         loss = torch.sum(-y * F.log_softmax(x, dim=-1), dim=-1)
         if self.reduction == "mean":
             return loss.mean()

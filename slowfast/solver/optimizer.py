@@ -41,5 +41,6 @@ def get_epoch_lr(cur_epoch: float, cfg: CfgNode) -> float:
 
 
 def set_lr(optimizer: torch.optim.Optimizer, new_lr: float) -> None:
+    """Set every group's LR to ``new_lr`` times its ``layer_decay`` scale (1 without SOLVER.LAYER_DECAY)."""
     for group in optimizer.param_groups:
-        group["lr"] = new_lr
+        group["lr"] = new_lr * group.get("layer_decay", 1.0)

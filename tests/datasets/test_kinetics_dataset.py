@@ -239,5 +239,11 @@ def test_bad_video_is_an_error_in_testing(tmp_path, make_cfg):
 def test_unsupported_options(video_dir, make_cfg):
     with pytest.raises(ValueError, match="DECODING_BACKEND"):
         Kinetics(make_cfg(video_dir, DATA__DECODING_BACKEND="torchvision"), "train")
-    with pytest.raises(NotImplementedError, match="TRAIN_JITTER_SCALES_RELATIVE"):
-        Kinetics(make_cfg(video_dir, DATA__TRAIN_JITTER_SCALES_RELATIVE=[0.08, 1.0]), "train")
+
+
+def test_num_sample_gives_several_augmented_clips_of_one_decode(video_dir, make_cfg):
+    ds = Kinetics(make_cfg(video_dir, AUG__NUM_SAMPLE=2, DATA__PATH_PREFIX=str(video_dir)), "train")
+    inputs, label, index, meta = ds[0]
+    assert inputs[0].shape[0] == 2 and label.tolist() == [ds.label(index)] * 2
+    assert not torch.equal(inputs[0][0], inputs[0][1])
+    assert ds.collate_fn is not None and Kinetics(make_cfg(video_dir), "train").__dict__.get("collate_fn") is None

@@ -1,0 +1,108 @@
+"""Training-clip augmentations: random-resized crops, random erasing, RandAugment, repeated augmentation."""
+
+import math
+import random
+
+import pytest
+import torch
+
+from slowfast.config import get_cfg
+from slowfast.datasets.rand_augment import RandAugment, parse_policy
+from slowfast.datasets.random_erasing import RandomErasing
+from slowfast.datasets.train_augment import ClipAugmenter, random_resized_crop, random_resized_crop_box, repeated_aug_collate
+
+
+def test_rrc_box_scale_and_aspect_follow_their_ranges_over_many_draws():
+    rng = random.Random(0)
+    boxes = [random_resized_crop_box(200, 300, (0.25, 0.5), (0.75, 4 / 3), rng) for _ in range(4000)]
+    areas = [h * w / 60000 for _, _, h, w in boxes]
+    log_aspects = [math.log(w / h) for _, _, h, w in boxes]
+    assert all(0 <= y <= 200 - h and 0 <= x <= 300 - w for y, x, h, w in boxes)
+    assert 0.24 < min(areas) and max(areas) < 0.51
+    assert sum(areas) / len(areas) == pytest.approx(0.375, abs=0.01)  # uniform area
+    assert sum(log_aspects) / len(log_aspects) == pytest.approx(0.0, abs=0.02)  # log-uniform about 1
+    assert min(log_aspects) > math.log(0.74) and max(log_aspects) < math.log(1.35)
+
+
+def test_rrc_falls_back_to_the_centred_crop_with_clamped_aspect():
+    # A 10 x 100 frame never fits an aspect ratio in [1, 2] at this scale: centred 10 x 20 crop.
+    assert random_resized_crop_box(10, 100, (0.9, 1.0), (1.0, 2.0), random.Random(0)) == (0, 40, 10, 20)
+
+
+def test_rrc_with_motion_shift_changes_the_box_over_time():
+    clip = torch.arange(40 * 40, dtype=torch.float32).reshape(1, 1, 40, 40).expand(1, 6, 40, 40).contiguous()
+    still = random_resized_crop(clip, 8, (0.1, 0.3), (0.75, 1.33), rng=random.Random(1))
+    moving = random_resized_crop(clip, 8, (0.1, 0.3), (0.75, 1.33), motion_shift=True, rng=random.Random(1))
+    assert still.shape == moving.shape == (1, 6, 8, 8)
+    assert torch.equal(still[:, 0], still[:, -1]) and not torch.equal(moving[:, 0], moving[:, -1])
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_erasing_boxes_lie_inside_the_frame_with_the_right_count(count):
+    rng = random.Random(2)
+    erase = RandomErasing(1.0, max_count=count)
+    for _ in range(200):
+        boxes = erase.boxes(32, 48, rng)
+        assert 1 <= len(boxes) <= count
+        for top, left, h, w in boxes:
+            assert 0 <= top and top + h <= 32 and 0 <= left and left + w <= 48 and h > 0 and w > 0
+            assert h * w <= 32 * 48 / 3 / len(boxes) * 1.2
+
+
+def test_erasing_is_the_same_box_on_every_frame_and_const_mode_writes_zeros():
+    clip = torch.ones(3, 4, 16, 16)
+    RandomErasing(1.0, mode="const")(clip, random.Random(0))
+    erased = clip == 0
+    assert erased.any() and (erased == erased[:1, :1]).all()
+
+
+def test_erasing_prob_zero_never_erases():
+    assert all(not RandomErasing(0.0).boxes(16, 16, random.Random(i)) for i in range(50))
+
+
+def test_rand_augment_applies_the_same_op_to_every_frame():
+    frame = torch.randint(0, 256, (1, 24, 24, 3), dtype=torch.uint8)
+    frames = frame.expand(5, 24, 24, 3).contiguous()
+    aug = RandAugment(parse_policy("rand-m7-n4-mstd0.5-inc1"), "bilinear")
+    changed = 0
+    for seed in range(10):
+        out = aug(frames, random.Random(seed))
+        assert out.dtype == torch.uint8 and out.shape == frames.shape
+        assert (out == out[:1]).all()
+        changed += not torch.equal(out, frames)
+    assert changed >= 5
+
+
+def test_policy_string_is_parsed_like_pyslowfast():
+    p = parse_policy("rand-m7-n4-mstd0.5-inc1")
+    assert (p.magnitude, p.num_layers, p.magnitude_std, p.increasing) == (7.0, 4, 0.5, True)
+    assert parse_policy("rand-m9-mstd0.5").num_layers == 2
+
+
+@pytest.mark.parametrize("bad", ["augmix-m5", "rand-m11", "rand-x3", "rand-n0", "rand-m7-m8", "rand-inc2"])
+def test_malformed_policy_names_key_value_and_form(bad):
+    with pytest.raises(ValueError, match=r"AUG\.AA_TYPE .*accepted form: rand\[-m"):
+        parse_policy(bad)
+
+
+def test_repeated_augmentation_gives_n_different_clips_of_one_decode_and_collates_to_b_times_n():
+    cfg = get_cfg()
+    cfg.AUG.NUM_SAMPLE = 3
+    cfg.DATA.TRAIN_JITTER_SCALES = [32, 40]
+    cfg.DATA.TRAIN_CROP_SIZE = 24
+    frames = torch.randint(0, 256, (4, 36, 48, 3), dtype=torch.uint8)
+    clips = ClipAugmenter(cfg, "train")(frames, random_flip=True, rng=random.Random(0))
+    assert len(clips) == 3 and all(c.shape == (3, 4, 24, 24) for c in clips)
+    assert not torch.equal(clips[0], clips[1])
+    assert ClipAugmenter(cfg, "val").num_samples == 1
+    item = ([torch.stack(clips)], torch.tensor([5, 5, 5]), 7, {"skipped": 0})
+    inputs, labels, index, meta = repeated_aug_collate([item, item])
+    assert inputs[0].shape == (6, 3, 4, 24, 24) and labels.tolist() == [5] * 6 and index.tolist() == [7] * 6
+    assert meta["skipped"].tolist() == [0, 0]
+
+
+def test_repeated_augmentation_collates_multi_label_rows():
+    rows = torch.tensor([[1.0, 0.0, 1.0]]).expand(2, 3)
+    item = ([torch.zeros(2, 3, 1, 4, 4)], rows, 0, {"skipped": 0})
+    _, labels, _, _ = repeated_aug_collate([item, item])
+    assert labels.shape == (4, 3) and torch.equal(labels[3], rows[0])
