@@ -27,12 +27,8 @@ _CONTRASTIVE = "self-supervised contrastive training (ContrastiveModel) is not s
 _MASK = "masked pre-training (MaskFeat / MAE) is not supported"
 _SSL_DATA = "the self-supervised colour and blur augmentations are not supported"
 _IMAGENET = "the ImageNet image datasets are not supported"
-_TB_VIS = "tensorboard visualisations other than scalars are not supported (TENSORBOARD.ENABLE logs scalars)"
-_DEMO = "the demo is not implemented yet"
+_TB_VIS = "plotting saved predictions offline (PySlowFast's visualisation job reading a predictions file) is not supported"
 _BENCH = "use tools/benchmark.py data, which takes its settings on the command line"
-_MVIT_REV = "reversible MViT is not supported"
-_X3D = "X3D is not implemented yet (MODEL.ARCH x3d)"
-_MVIT = "MViT is not implemented yet (MODEL.ARCH mvit)"
 
 
 def _group(keys: str, reason: str) -> Dict[str, Unsupported]:
@@ -50,24 +46,6 @@ UNSUPPORTED: Dict[str, Unsupported] = {
         "MULTIGRID.LONG_CYCLE_SAMPLING_RATE MULTIGRID.DEFAULT_B MULTIGRID.DEFAULT_T MULTIGRID.DEFAULT_S",
         _MULTIGRID,
     ),
-    # Model families other sessions are adding: delete these lines when their code reads the keys.
-    **_group(
-        "X3D.WIDTH_FACTOR X3D.DEPTH_FACTOR X3D.BOTTLENECK_FACTOR X3D.DIM_C5 X3D.DIM_C1 X3D.SCALE_RES2 "
-        "X3D.BN_LIN5 X3D.CHANNELWISE_3x3x3 MODEL.DROPCONNECT_RATE",
-        _X3D,
-    ),
-    **_group(
-        "MVIT.MODE MVIT.CLS_EMBED_ON MVIT.PATCH_KERNEL MVIT.PATCH_STRIDE MVIT.PATCH_PADDING MVIT.PATCH_2D "
-        "MVIT.EMBED_DIM MVIT.NUM_HEADS MVIT.MLP_RATIO MVIT.QKV_BIAS MVIT.DROPPATH_RATE MVIT.LAYER_SCALE_INIT_VALUE "
-        "MVIT.DEPTH MVIT.NORM MVIT.DIM_MUL MVIT.HEAD_MUL MVIT.POOL_KV_STRIDE MVIT.POOL_KV_STRIDE_ADAPTIVE "
-        "MVIT.POOL_Q_STRIDE MVIT.POOL_KVQ_KERNEL MVIT.ZERO_DECAY_POS_CLS MVIT.NORM_STEM MVIT.SEP_POS_EMBED "
-        "MVIT.DROPOUT_RATE MVIT.USE_ABS_POS MVIT.REL_POS_SPATIAL MVIT.REL_POS_TEMPORAL MVIT.REL_POS_ZERO_INIT "
-        "MVIT.RESIDUAL_POOLING MVIT.DIM_MUL_IN_ATT MVIT.SEPARATE_QKV MVIT.USE_MEAN_POOLING "
-        "MVIT.USE_FIXED_SINCOS_POS",
-        _MVIT,
-    ),
-    **_new(_MVIT, MVIT__POOL_FIRST=False, MVIT__HEAD_INIT_SCALE=1.0),
-    "MODEL.ACT_CHECKPOINT": Unsupported("activation checkpointing is not supported yet"),
     "DATA.SSL_COLOR_JITTER": Unsupported(_SSL_DATA),
     "DATA.DECODING_SHORT_SIZE": Unsupported(
         "it only sets the decode size of the torchvision backend; PyAV (DATA.DECODING_BACKEND pyav) decodes "
@@ -76,26 +54,7 @@ UNSUPPORTED: Dict[str, Unsupported] = {
     "SOLVER.GAMMA": Unsupported("no supported LR policy uses it (PySlowFast's neither)"),
     "SOLVER.STEP_SIZE": Unsupported("no supported LR policy uses it (PySlowFast's neither)"),
     "SOLVER.WARMUP_FACTOR": Unsupported("the warmup starts at SOLVER.WARMUP_START_LR; use that"),
-    **_group(
-        "TENSORBOARD.CLASS_NAMES_PATH TENSORBOARD.CATEGORIES_PATH TENSORBOARD.CONFUSION_MATRIX.ENABLE "
-        "TENSORBOARD.CONFUSION_MATRIX.FIGSIZE TENSORBOARD.CONFUSION_MATRIX.SUBSET_PATH TENSORBOARD.HISTOGRAM.ENABLE "
-        "TENSORBOARD.HISTOGRAM.SUBSET_PATH TENSORBOARD.HISTOGRAM.TOPK TENSORBOARD.HISTOGRAM.FIGSIZE "
-        "TENSORBOARD.MODEL_VIS.ENABLE TENSORBOARD.MODEL_VIS.MODEL_WEIGHTS TENSORBOARD.MODEL_VIS.ACTIVATIONS "
-        "TENSORBOARD.MODEL_VIS.INPUT_VIDEO TENSORBOARD.MODEL_VIS.LAYER_LIST TENSORBOARD.MODEL_VIS.TOPK_PREDS "
-        "TENSORBOARD.MODEL_VIS.COLORMAP TENSORBOARD.MODEL_VIS.GRAD_CAM.ENABLE TENSORBOARD.MODEL_VIS.GRAD_CAM.LAYER_LIST "
-        "TENSORBOARD.MODEL_VIS.GRAD_CAM.USE_TRUE_LABEL TENSORBOARD.MODEL_VIS.GRAD_CAM.COLORMAP "
-        "TENSORBOARD.WRONG_PRED_VIS.ENABLE TENSORBOARD.WRONG_PRED_VIS.TAG TENSORBOARD.WRONG_PRED_VIS.SUBSET_PATH",
-        _TB_VIS,
-    ),
     **_new(_TB_VIS, TENSORBOARD__PREDICTIONS_PATH=""),
-    **_group(
-        "DEMO.ENABLE DEMO.LABEL_FILE_PATH DEMO.WEBCAM DEMO.INPUT_VIDEO DEMO.DISPLAY_WIDTH DEMO.DISPLAY_HEIGHT "
-        "DEMO.DETECTRON2_CFG DEMO.DETECTRON2_WEIGHTS DEMO.DETECTRON2_THRESH DEMO.BUFFER_SIZE DEMO.OUTPUT_FILE "
-        "DEMO.OUTPUT_FPS DEMO.INPUT_FORMAT DEMO.CLIP_VIS_SIZE DEMO.NUM_VIS_INSTANCES DEMO.PREDS_BOXES "
-        "DEMO.THREAD_ENABLE DEMO.NUM_CLIPS_SKIP DEMO.GT_BOXES DEMO.STARTING_SECOND DEMO.FPS DEMO.VIS_MODE "
-        "DEMO.COMMON_CLASS_THRES DEMO.UNCOMMON_CLASS_THRES DEMO.COMMON_CLASS_NAMES DEMO.SLOWMO",
-        _DEMO,
-    ),
     **_group("BENCHMARK.NUM_EPOCHS BENCHMARK.LOG_PERIOD BENCHMARK.SHUFFLE", _BENCH),
     # PySlowFast keys the tree lacked.
     **_new(
@@ -129,8 +88,6 @@ UNSUPPORTED: Dict[str, Unsupported] = {
         DATA__PATH_TO_PRELOAD_IMDB="", DATA__IN22K_TRAINVAL=False, DATA__IN22k_VAL_IN1K="",
         DATA__IN_VAL_CROP_RATIO=0.875,
     ),
-    **_new(_MVIT_REV, MVIT__REV__ENABLE=False, MVIT__REV__RESPATH_FUSE="concat", MVIT__REV__BUFFER_LAYERS=[],
-           MVIT__REV__RES_PATH="conv", MVIT__REV__PRE_Q_FUSION="avg"),
     **_new("the loss-explosion guard is not supported; a non-finite loss stops training",
            TRAIN__KILL_LOSS_EXPLOSION_FACTOR=0.0),
     **_new("several temporal-clip counts in one test run are not supported; use TEST.NUM_ENSEMBLE_VIEWS",

@@ -71,7 +71,7 @@ def _non_default(value):
     return 1
 
 
-@pytest.mark.parametrize("key", ["MULTIGRID.LONG_CYCLE", "MULTIGRID.SHORT_CYCLE", "SOLVER.LARS_ON", "DEMO.ENABLE"])
+@pytest.mark.parametrize("key", ["MULTIGRID.LONG_CYCLE", "MULTIGRID.SHORT_CYCLE", "SOLVER.LARS_ON", "SOLVER.GAMMA"])
 def test_a_listed_key_set_away_from_its_default_is_refused_naming_key_origin_and_reason(key):
     cfg = get_cfg()
     node = cfg
