@@ -19,20 +19,9 @@ from fvcore.common.config import CfgNode
 from slowfast.models import head_helper, stem_helper
 from slowfast.models.attention import MultiScaleBlock
 from slowfast.models.build import MODEL_REGISTRY
+from slowfast.models.common import round_width
 
 LN_EPS = 1e-6
-
-
-def round_width(width: float, multiplier: float, min_width: int = 1, divisor: int = 1) -> int:
-    """`width * multiplier` rounded to a multiple of `divisor` (never below 90% of it)."""
-    if not multiplier:
-        return int(width)
-    width *= multiplier
-    min_width = min_width or divisor
-    out = max(min_width, int(width + divisor / 2) // divisor * divisor)
-    if out < 0.9 * width:
-        out += divisor
-    return int(out)
 
 
 def _refuse(cfg: CfgNode) -> None:

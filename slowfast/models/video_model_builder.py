@@ -152,6 +152,8 @@ class _VideoResNet(nn.Module):
                 f"MODEL.DROPCONNECT_RATE {cfg.MODEL.DROPCONNECT_RATE} is only used by X3D; the ResNet/SlowFast models "
                 "have no stochastic depth (PySlowFast ignores the key for them): set it to 0.0."
             )
+        if cfg.MODEL.ACT_CHECKPOINT:
+            raise ValueError("MODEL.ACT_CHECKPOINT is implemented for MViT only; set it to False for ResNet/SlowFast.")
         if arch not in _POOL1:
             raise ValueError(f"MODEL.ARCH '{arch}' is not a ResNet architecture; choose one of {sorted(_POOL1)}.")
         pool1 = [[1, 1, 1]] * len(_POOL1[arch]) if self.no_pool1 else _POOL1[arch]

@@ -54,6 +54,8 @@ def _check_cfg(cfg: CfgNode) -> None:
             raise ValueError(f"X3D.{key} must be a positive channel count, got {x3d[key]}.")
     if cfg.DETECTION.ENABLE:
         raise ValueError("DETECTION.ENABLE: X3D has no detection head; use MODEL.MODEL_NAME ResNet or SlowFast.")
+    if cfg.MODEL.ACT_CHECKPOINT:
+        raise ValueError("MODEL.ACT_CHECKPOINT is implemented for MViT only; set it to False for X3D.")
     if cfg.MODEL.ARCH != "x3d":
         raise ValueError(f"MODEL.MODEL_NAME X3D needs MODEL.ARCH x3d, got '{cfg.MODEL.ARCH}'.")
     if len(cfg.DATA.INPUT_CHANNEL_NUM) != 1:

@@ -199,3 +199,8 @@ def test_forward_does_not_modify_the_input_list():
 def test_dropconnect_rate_is_refused_for_resnets():
     with pytest.raises(ValueError, match=r"MODEL\.DROPCONNECT_RATE"):
         _build(tiny_opts("slow") + ["MODEL.DROPCONNECT_RATE", "0.1"])
+
+
+def test_activation_checkpointing_is_refused_outside_mvit():
+    with pytest.raises(ValueError, match=r"MODEL\.ACT_CHECKPOINT"):
+        _build(tiny_opts("slow") + ["MODEL.ACT_CHECKPOINT", "True"])
