@@ -243,7 +243,7 @@ class ValMeter(_IterationTimers):
             stats.update(
                 top1_err=top1, top5_err=top5, min_top1_err=self.min_top1_err, min_top5_err=self.min_top5_err
             )
-        if self.all_preds:
+        if self.cfg.DATA.MULTI_LABEL and self.all_preds:
             from slowfast.evaluation.map import mean_average_precision
 
             stats["map"] = mean_average_precision(

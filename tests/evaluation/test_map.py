@@ -57,6 +57,7 @@ def test_classes_without_positives_are_left_out():
 
 def test_val_meter_reports_map_of_multi_label_predictions():
     cfg = get_cfg()
+    cfg.DATA.MULTI_LABEL = True
     meter = ValMeter(2, cfg)
     preds = torch.rand(6, 4)
     labels = (torch.rand(6, 4) < 0.5).float()
@@ -65,6 +66,14 @@ def test_val_meter_reports_map_of_multi_label_predictions():
     meter.update_predictions(preds[3:], labels[3:])
     stats = meter.log_epoch_stats(0)
     assert stats["map"] == pytest.approx(mean_average_precision(preds.numpy(), labels.numpy()))
+
+
+def test_val_meter_keeps_single_label_predictions_for_plots_without_map():
+    meter = ValMeter(1, get_cfg())
+    meter.update_stats(50.0, 0.0, 4)
+    meter.update_predictions(torch.rand(4, 3), torch.tensor([0, 1, 2, 0]))
+    stats = meter.log_epoch_stats(0)
+    assert "map" not in stats and stats["top1_err"] == 50.0
 
 
 def test_test_meter_max_ensembles_then_reports_map():
