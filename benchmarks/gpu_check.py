@@ -52,6 +52,8 @@ from slowfast.config import get_cfg, merge_from_file, merge_from_list  # noqa: E
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART_CFG = ROOT / "configs" / "Synthetic" / "SLOWFAST_R18_CPU.yaml"
+# The command (after the Python interpreter) that the quickstart steps run; tests swap in a wrapper.
+RUN_NET = [str(ROOT / "tools" / "run_net.py")]
 KINETICS_DIR = ROOT / "configs" / "Kinetics"
 H200_DENSE_BF16_TFLOPS = 989.0
 STEPS = (
@@ -117,7 +119,7 @@ class Checker:
         return opts + list(extra)
 
     def _run_net(self, opts: Sequence[str], env: Dict[str, str]) -> subprocess.Popen:
-        cmd = [sys.executable, str(ROOT / "tools" / "run_net.py"), "--cfg", str(QUICKSTART_CFG),
+        cmd = [sys.executable, *RUN_NET, "--cfg", str(QUICKSTART_CFG),
                "--init_method", "env://", *opts]
         full_env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), **env}
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=full_env)

@@ -98,7 +98,8 @@ def test_compiled_quickstart_runs_in_smoke_mode(tmp_path):
 
 @pytest.mark.slow
 def test_a_failing_rank_fails_the_two_process_step_quickly(tmp_path, monkeypatch):
-    monkeypatch.setenv("SLOWFAST_TEST_FAIL_RANK", "1")  # the launcher's fault injection
+    # run_net with rank 1 made to fail once its process group is up.
+    monkeypatch.setattr(gpu_check, "RUN_NET", [str(REPO / "tests" / "engine" / "run_net_failing_rank.py"), "1"])
     out = tmp_path / "gpu.json"
     assert gpu_check.main(["--device", "cpu", "--smoke", "--out", str(out), "--steps", "two_process_gloo"]) == 1
     step = _steps(json.loads(out.read_text()))["two_process_gloo"]
