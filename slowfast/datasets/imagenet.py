@@ -31,6 +31,7 @@ from slowfast.datasets.ava_dataset import lighting_jitter
 from slowfast.datasets.build import DATASET_REGISTRY
 from slowfast.datasets.frame_list import FrameReadError
 from slowfast.datasets.kinetics import DatasetFormatError
+from slowfast.datasets.train_augment import centred_crop_box
 from slowfast.datasets.utils import retry_with_other_items
 
 logger = logging.getLogger(__name__)
@@ -57,14 +58,7 @@ def random_resized_crop_box(height: int, width: int, scale: Sequence[float], rat
             w, h = h, w
         if 0 < w <= width and 0 < h <= height:
             return rng.randint(0, height - h), rng.randint(0, width - w), h, w
-    in_ratio = width / height
-    if in_ratio < min(ratio):
-        w, h = width, int(round(width / min(ratio)))
-    elif in_ratio > max(ratio):
-        w, h = int(round(height * max(ratio))), height
-    else:
-        w, h = width, height
-    return (height - h) // 2, (width - w) // 2, h, w
+    return centred_crop_box(height, width, ratio)
 
 
 def load_rgb_image(path: str) -> torch.Tensor:

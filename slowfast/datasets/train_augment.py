@@ -56,6 +56,12 @@ def random_resized_crop_box(
         h = int(round(math.sqrt(target / aspect)))
         if 0 < w <= width and 0 < h <= height:
             return rng.randint(0, height - h), rng.randint(0, width - w), h, w
+    return centred_crop_box(height, width, ratio)
+
+
+def centred_crop_box(height: int, width: int, ratio: Sequence[float]) -> Tuple[int, int, int, int]:
+    """``(y, x, h, w)`` of the largest centred crop whose aspect ratio (w / h) is clamped into ``ratio``:
+    the fallback of the random-resized crops when no draw fits."""
     in_ratio = width / height
     if in_ratio < min(ratio):
         w, h = width, int(round(width / min(ratio)))
