@@ -16,6 +16,7 @@ setup(
         "av>=12",
         "simplejson",
         "opencv-python-headless",
+        "Pillow",
         "pandas",
         "numpy",
         "pyyaml",
