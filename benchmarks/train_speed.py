@@ -17,7 +17,7 @@ from typing import List, Optional
 import torch
 
 from slowfast.datasets.loader import construct_loader
-from slowfast.engine.common import setup_job
+from slowfast.engine.setup import setup_job
 from slowfast.engine.placement import prepare_model
 from slowfast.engine.trainer import train_epoch
 from slowfast.evaluation.meters import TrainMeter

@@ -14,7 +14,8 @@ import torch
 import torch.nn as nn
 from fvcore.common.config import CfgNode
 
-from slowfast.engine.common import autocast_context, batch_to_device, forward
+from slowfast.engine.placement import batch_to_device
+from slowfast.engine.step import autocast_context, forward
 from slowfast.evaluation.ava_meter import AVAMeter
 from slowfast.utils import distributed as du
 from slowfast.utils.logging import get_logger, log_json_stats

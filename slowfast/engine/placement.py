@@ -1,11 +1,11 @@
-"""Putting a built model to work in this process: device, memory format, DDP and torch.compile.
+"""Putting a built model and its batches on this process's device: memory format, DDP, torch.compile.
 
 ``slowfast.models.build_model`` only builds; the engine (and anything that runs a model
 the way the engine does) calls ``prepare_model`` next, as detectron2 separates
 ``build_model`` from ``create_ddp_model``.
 """
 
-from typing import Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -61,3 +61,25 @@ def prepare_model(cfg: CfgNode, model: nn.Module, gpu_id: Optional[int] = None) 
     if cfg.MODEL.COMPILE:
         model = torch.compile(model)
     return model
+
+
+def _to(x: Any, device: torch.device, channels_last: bool) -> Any:
+    if isinstance(x, torch.Tensor):
+        x = x.to(device, non_blocking=True)
+        if channels_last and x.ndim == 5:
+            x = x.contiguous(memory_format=torch.channels_last_3d)
+        return x
+    if isinstance(x, (list, tuple)):
+        return type(x)(_to(v, device, channels_last) for v in x)
+    if isinstance(x, dict):
+        return {k: _to(v, device, channels_last) for k, v in x.items()}
+    return x
+
+
+def batch_to_device(cfg: CfgNode, inputs: List[torch.Tensor], labels: torch.Tensor, meta: Dict) -> Tuple:
+    """Move a batch to this process's device (channels_last_3d inputs when MODEL.CHANNELS_LAST)."""
+    device = model_device(cfg)
+    inputs = _to(inputs, device, cfg.MODEL.CHANNELS_LAST)
+    labels = _to(labels, device, False)
+    meta = _to(meta, device, False) if isinstance(meta, dict) else meta
+    return inputs, labels, meta

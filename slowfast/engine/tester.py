@@ -10,14 +10,15 @@ from tqdm import tqdm
 
 import slowfast.checkpoint as cu
 from slowfast.datasets.loader import construct_loader
-from slowfast.engine.common import autocast_context, batch_to_device, build_tensorboard_writer, setup_job
+from slowfast.engine.placement import batch_to_device, prepare_model
+from slowfast.engine.setup import setup_job
+from slowfast.engine.step import autocast_context
 from slowfast.evaluation.meters import TestMeter
-from slowfast.engine.placement import prepare_model
 from slowfast.models import build_model
 from slowfast.utils import distributed as du
 from slowfast.utils.logging import get_logger
 from slowfast.utils.modules import unwrap_model
-from slowfast.visualization.tensorboard_vis import plot_eval
+from slowfast.visualization.tensorboard_vis import build_tensorboard_writer, plot_eval
 
 logger = get_logger(__name__)
 

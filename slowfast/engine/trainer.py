@@ -10,17 +10,12 @@ from fvcore.common.config import CfgNode
 import slowfast.checkpoint as cu
 from slowfast.datasets.loader import construct_loader, shuffle_dataset
 from slowfast.datasets.mixup import build_mixup
+from slowfast.engine.placement import batch_to_device, prepare_model
 from slowfast.engine.preemption import PreemptionGuard
-from slowfast.engine.common import (
-    autocast_context,
-    batch_to_device,
-    build_tensorboard_writer,
-    forward,
-    setup_job,
-)
+from slowfast.engine.setup import setup_job
+from slowfast.engine.step import autocast_context, forward
 from slowfast.evaluation import metrics
 from slowfast.evaluation.meters import TrainMeter, ValMeter
-from slowfast.engine.placement import prepare_model
 from slowfast.models import build_model
 from slowfast.solver.losses import get_loss_func
 from slowfast.solver.lr_policy import get_lr_at_epoch
@@ -28,7 +23,7 @@ from slowfast.solver.optimizer import construct_optimizer, set_lr
 from slowfast.utils import distributed as du
 from slowfast.utils.logging import get_logger
 from slowfast.utils.modules import unwrap_model
-from slowfast.visualization.tensorboard_vis import plot_eval, wants_eval_plots
+from slowfast.visualization.tensorboard_vis import build_tensorboard_writer, plot_eval, wants_eval_plots
 
 logger = get_logger(__name__)
 

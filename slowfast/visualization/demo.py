@@ -24,7 +24,8 @@ import torch
 from fvcore.common.config import CfgNode
 
 import slowfast.checkpoint as cu
-from slowfast.engine.common import device_of, seed_everything
+from slowfast.engine.placement import model_device
+from slowfast.engine.setup import seed_everything
 from slowfast.engine.placement import prepare_model
 from slowfast.models import build_model
 from slowfast.utils.logging import get_logger, setup_logging
@@ -177,7 +178,7 @@ class Predictor:
 
     def __init__(self, cfg: CfgNode, *, detect_persons: Optional[bool] = None) -> None:
         self.cfg = cfg
-        self.device = device_of(cfg)
+        self.device = model_device(cfg)
         self.model = prepare_model(cfg, build_model(cfg))
         self.model.eval()
         cu.load_test_checkpoint(cfg, self.model)

@@ -12,6 +12,7 @@ Clips are logged as images: their frames side by side (``add_video`` would need 
 """
 
 import math
+import os
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import cv2
@@ -35,6 +36,18 @@ from slowfast.visualization.utils import (
 logger = get_logger(__name__)
 
 Tensors = Union[torch.Tensor, Sequence[torch.Tensor]]
+
+
+def build_tensorboard_writer(cfg: CfgNode, job: str):
+    """A SummaryWriter under TENSORBOARD.LOG_DIR or OUTPUT_DIR/runs-<dataset> on the main rank, else None."""
+    if not (cfg.TENSORBOARD.ENABLE and du.is_master_proc()):
+        return None
+    from torch.utils.tensorboard import SummaryWriter
+
+    log_dir = cfg.TENSORBOARD.LOG_DIR or f"runs-{cfg.TRAIN.DATASET if job == 'train' else cfg.TEST.DATASET}"
+    log_dir = os.path.join(cfg.OUTPUT_DIR, log_dir)
+    logger.info("Tensorboard logs in %s", log_dir)
+    return SummaryWriter(log_dir=log_dir)
 
 
 def confusion_matrix(preds: Tensors, labels: Tensors, num_classes: int) -> np.ndarray:
@@ -258,7 +271,7 @@ def _flatten_views(inputs: List[torch.Tensor], labels: torch.Tensor) -> Tuple[Li
 
 @torch.no_grad()
 def _forward(cfg: CfgNode, model: nn.Module, inputs, meta) -> torch.Tensor:
-    from slowfast.engine.common import forward
+    from slowfast.engine.step import forward
 
     return forward(cfg, model, [x.clone() for x in inputs], meta)
 
@@ -267,8 +280,8 @@ def visualize(cfg: CfgNode) -> None:
     """Model, Grad-CAM and wrong-prediction visualisations on the test split (TENSORBOARD.MODEL_VIS / WRONG_PRED_VIS)."""
     import slowfast.checkpoint as cu
     from slowfast.datasets.loader import construct_loader
-    from slowfast.engine.common import batch_to_device, build_tensorboard_writer, setup_job
-    from slowfast.engine.placement import prepare_model
+    from slowfast.engine.setup import setup_job
+    from slowfast.engine.placement import batch_to_device, prepare_model
     from slowfast.models import build_model
     from slowfast.utils.modules import unwrap_model
     from slowfast.visualization.gradcam import GradCAM
