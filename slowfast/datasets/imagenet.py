@@ -6,12 +6,13 @@ index, meta)`` with ``image`` an RGB ``C x H x W`` float tensor, as PySlowFast's
 2D image models take it; a test item holds its one view as ``1 x C x H x W``
 (the ``[V, ...]`` test contract of the video datasets). With AUG.NUM_SAMPLE N > 1
 a training item holds N augmentations of one image (``N x C x H x W``, N labels),
-flattened into the batch by ``repeated_aug_collate``.
+flattened into the batch by ``repeated_aug_collate`` (PySlowFast repeats only with
+AUG.ENABLE; here the ResNet recipe repeats too, so the key is never ignored).
 
 Two recipes, chosen by AUG.ENABLE as in PySlowFast:
 
 * ResNet (AUG.ENABLE False): train = random resized crop (DATA.TRAIN_JITTER_SCALES_RELATIVE
-  area, DATA.TRAIN_JITTER_ASPECT_RELATIVE aspect), horizontal flip, PCA lighting
+  area, DATA.TRAIN_JITTER_ASPECT_RELATIVE aspect), horizontal flip (DATA.RANDOM_FLIP), PCA lighting
   noise; val/test = short side to TRAIN_CROP_SIZE, one centre TEST_CROP_SIZE crop.
 * timm-style (AUG.ENABLE True), on the 8-bit image: random resized crop with
   AUG.INTERPOLATION, horizontal flip, RandAugment (AUG.AA_TYPE; the geometric ops
