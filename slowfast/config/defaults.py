@@ -362,6 +362,9 @@ def _add_data(_C: CfgNode) -> None:
     _C.DATA.TRAIN_CROP_SIZE = 224
     # Test crop size (the short side is scaled to it first).
     _C.DATA.TEST_CROP_SIZE = 256
+    # ImageNet with AUG.ENABLE: val/test images get their short side scaled to int(TEST_CROP_SIZE / ratio)
+    # (bicubic) before the centre TEST_CROP_SIZE crop; 0.0 resizes straight to TEST_CROP_SIZE squared.
+    _C.DATA.IN_VAL_CROP_RATIO = 0.875
     # Number of input channels.
     _C.DATA.INPUT_CHANNEL_NUM = [3, 3]
     # Sample scale jitter uniformly in 1/scale instead of scale.

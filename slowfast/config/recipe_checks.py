@@ -114,6 +114,10 @@ def check_recipes(cfg: CfgNode, defaults: CfgNode, origin: Origin) -> List[str]:
             f"{_where('DATA.TRAIN_JITTER_MOTION_SHIFT', True, origin)} only applies to random-resized crops "
             "(DATA.TRAIN_JITTER_SCALES_RELATIVE and TRAIN_JITTER_ASPECT_RELATIVE)."
         )
+    if data.IN_VAL_CROP_RATIO != defaults.DATA.IN_VAL_CROP_RATIO and not (
+            aug.ENABLE and "imagenet" in (cfg.TRAIN.DATASET, cfg.TEST.DATASET)):
+        problems.append(f"{_where('DATA.IN_VAL_CROP_RATIO', data.IN_VAL_CROP_RATIO, origin)} only applies to the "
+                        "imagenet val/test transform of the AUG.ENABLE recipe (as in PySlowFast).")
     if cfg.DETECTION.ENABLE:
         for key, on in (("AUG.ENABLE", aug.ENABLE), ("AUG.NUM_SAMPLE", aug.NUM_SAMPLE != 1),
                         ("DATA.TRAIN_JITTER_SCALES_RELATIVE", rrc_scale)):

@@ -70,7 +70,7 @@ class Charades(fl.FrameDataset):
         rate = train_sampling_rate(self.cfg)
         start = fl.charades_train_start(len(paths), data.NUM_FRAMES, rate)
         clip = fl.strided_indices(start, data.NUM_FRAMES, rate, len(paths))
-        frames = fl.train_clip(paths, clip, self.cfg)
+        frames = self.train_clip(index, clip)
         if self.mode != "train":
             return frames, self._video_labels[index]
         covered = self._frame_labels[index][clip[0]: clip[-1] + 1]

@@ -21,6 +21,7 @@ from torch.utils.data import Dataset
 from slowfast.datasets import transform
 from slowfast.datasets.decoder import DecodeError
 from slowfast.datasets.kinetics import DatasetFormatError
+from slowfast.datasets.train_augment import ClipAugmenter, repeated_aug_collate
 from slowfast.datasets.utils import normalize_to_cthw, pack_pathway_output, retry_with_other_items
 
 FRAME_LIST_HEADER = "original_vido_id"
@@ -165,30 +166,20 @@ def test_views(paths: Sequence[str], clips: Sequence[Sequence[int]], cfg: CfgNod
     return torch.stack(views)
 
 
-def train_clip(paths: Sequence[str], clip: Sequence[int], cfg: CfgNode) -> torch.Tensor:
-    """One ``C x T x crop x crop`` training clip: normalise, random short-side jitter, crop and flip."""
-    data = cfg.DATA
-    frames = normalize_to_cthw(read_frames([paths[i] for i in clip]), data.MEAN, data.STD)
-    frames, _ = transform.spatial_sampling(
-        frames,
-        spatial_idx=-1,
-        min_scale=data.TRAIN_JITTER_SCALES[0],
-        max_scale=data.TRAIN_JITTER_SCALES[1],
-        crop_size=data.TRAIN_CROP_SIZE,
-        random_horizontal_flip=data.RANDOM_FLIP,
-        inverse_uniform_sampling=data.INV_UNIFORM_SAMPLE,
-    )
-    return frames
+def train_clip(paths: Sequence[str], clip: Sequence[int], augment: ClipAugmenter, random_flip: bool) -> torch.Tensor:
+    """The training/val clip of frames ``clip``, by the video datasets' recipe (``ClipAugmenter``):
+    ``C x T x crop x crop``, or ``N x C x T x crop x crop`` for AUG.NUM_SAMPLE N > 1 (frames read once).
+
+    The frames are BGR as read (the reference's RandAugment sees them so too).
+    """
+    clips = augment(read_frames([paths[i] for i in clip]), random_flip)
+    return clips[0] if len(clips) == 1 else torch.stack(clips)
 
 
 def check_frame_dataset_cfg(cfg: CfgNode, mode: str, name: str) -> None:
     """Refuse keys these datasets do not implement, naming them."""
     if mode not in ("train", "val", "test"):
         raise ValueError(f"Split '{mode}' not supported for {name}")
-    if cfg.DATA.get("TRAIN_JITTER_SCALES_RELATIVE", []):
-        raise NotImplementedError(f"DATA.TRAIN_JITTER_SCALES_RELATIVE is not supported by {name}; leave it empty")
-    if cfg.get("AUG", None) is not None and cfg.AUG.ENABLE:
-        raise NotImplementedError(f"AUG.ENABLE (RandAugment/erasing) is not supported by {name} yet; set it False")
     multigrid = cfg.get("MULTIGRID", None)
     if multigrid is not None and (multigrid.get("LONG_CYCLE", False) or multigrid.get("SHORT_CYCLE", False)):
         raise NotImplementedError(f"MULTIGRID.LONG_CYCLE / SHORT_CYCLE are not supported by {name}; set them False")
@@ -198,7 +189,8 @@ class FrameDataset(Dataset):
     """Common item logic of the frame-list datasets; subclasses say which frames and labels.
 
     Items are ``(inputs, label, index, meta)`` as for Kinetics: train/val inputs
-    are ``C x T x H x W`` pathway tensors, test inputs stack every view
+    are ``C x T x H x W`` pathway tensors (``N x C x T x H x W`` and N labels with
+    AUG.NUM_SAMPLE N > 1), augmented by Kinetics' ``ClipAugmenter``, test inputs stack every view
     ``V x C x T x H x W`` (view = clip * NUM_SPATIAL_CROPS + crop). Unreadable
     frames are replaced by another video and counted (``meta["skipped"]``) in
     train/val, and raise FrameReadError in test.
@@ -214,6 +206,9 @@ class FrameDataset(Dataset):
         self._num_clips = cfg.TEST.NUM_ENSEMBLE_VIEWS
         self._num_crops = cfg.TEST.NUM_SPATIAL_CROPS
         test_crop_indices(self._num_crops)
+        self._augment = ClipAugmenter(cfg, mode) if mode != "test" else None
+        if self._augment is not None and self._augment.num_samples > 1:
+            self.collate_fn = repeated_aug_collate
         self.num_skipped = 0
         self.csv_path = os.path.join(cfg.DATA.PATH_TO_DATA_DIR, "train.csv" if mode == "train" else "val.csv")
         self._names: List[str] = []
@@ -241,8 +236,12 @@ class FrameDataset(Dataset):
         raise NotImplementedError
 
     def load_train_item(self, index: int) -> Tuple[torch.Tensor, Any]:
-        """``(C x T x H x W clip, label)`` of video ``index`` for train/val."""
+        """``(clip, label)`` of video ``index`` for train/val; the clip comes from ``self.train_clip``."""
         raise NotImplementedError
+
+    def train_clip(self, index: int, clip: Sequence[int]) -> torch.Tensor:
+        """Frames ``clip`` of video ``index`` through the training recipe (``train_clip``)."""
+        return train_clip(self._paths[index], clip, self._augment, self.cfg.DATA.RANDOM_FLIP)
 
     def __getitem__(self, index: int) -> Tuple[List[torch.Tensor], Any, int, Dict[str, Any]]:
         if self.mode == "test":
@@ -259,5 +258,9 @@ class FrameDataset(Dataset):
             describe=self.describe, errors=(FrameReadError,),
         )
         self.num_skipped += skipped
+        if self._augment.num_samples > 1:
+            # Repeated augmentation: one label per copy (repeated_aug_collate flattens them).
+            label = torch.as_tensor(label)
+            label = label.expand(self._augment.num_samples, *label.shape).clone()
         meta = {"skipped": skipped, "decoded_frames": self.cfg.DATA.NUM_FRAMES}
         return pack_pathway_output(self.cfg, frames), label, used, meta

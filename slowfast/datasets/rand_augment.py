@@ -118,11 +118,12 @@ def sharpness(x: torch.Tensor, factor: float) -> torch.Tensor:
     return _blend(smooth, x, factor)
 
 
-def affine(x: torch.Tensor, matrix: Sequence[float], interpolation: str) -> torch.Tensor:
+def affine(x: torch.Tensor, matrix: Sequence[float], interpolation: str,
+           fill: Sequence[float] = (FILL,) * 3) -> torch.Tensor:
     """PIL-style inverse affine map: output point (u, v) samples the input at (a u + b v + c, d u + e v + f).
 
     Coordinates are continuous (pixel centres at i + 0.5); points outside the
-    frame take the grey FILL value.
+    frame take the per-channel ``fill`` value (grey FILL by default).
     """
     t, c, h, w = x.shape
     a, b, cc, d, e, f = matrix
@@ -130,34 +131,35 @@ def affine(x: torch.Tensor, matrix: Sequence[float], interpolation: str) -> torc
     u_in = a * u + b * v + cc
     v_in = d * u + e * v + f
     grid = torch.stack((2.0 * u_in / w - 1.0, 2.0 * v_in / h - 1.0), dim=-1).expand(t, h, w, 2)
-    out = F.grid_sample(x - FILL, grid, mode=interpolation, padding_mode="zeros", align_corners=False)
-    return out + FILL
+    fill_t = torch.as_tensor(fill, dtype=x.dtype).view(1, c, 1, 1)
+    out = F.grid_sample(x - fill_t, grid, mode=interpolation, padding_mode="zeros", align_corners=False)
+    return out + fill_t
 
 
-def rotate(x: torch.Tensor, degrees: float, interpolation: str) -> torch.Tensor:
+def rotate(x: torch.Tensor, degrees: float, interpolation: str, fill: Sequence[float] = (FILL,) * 3) -> torch.Tensor:
     """Rotate counter-clockwise by ``degrees`` about the frame centre."""
     h, w = x.shape[-2:]
     cx, cy = w / 2.0, h / 2.0
     angle = -math.radians(degrees)
     cos, sin = math.cos(angle), math.sin(angle)
     matrix = (cos, sin, cx - cos * cx - sin * cy, -sin, cos, cy + sin * cx - cos * cy)
-    return affine(x, matrix, interpolation)
+    return affine(x, matrix, interpolation, fill)
 
 
-def shear_x(x: torch.Tensor, factor: float, interpolation: str) -> torch.Tensor:
-    return affine(x, (1.0, factor, 0.0, 0.0, 1.0, 0.0), interpolation)
+def shear_x(x: torch.Tensor, factor: float, interpolation: str, fill: Sequence[float] = (FILL,) * 3) -> torch.Tensor:
+    return affine(x, (1.0, factor, 0.0, 0.0, 1.0, 0.0), interpolation, fill)
 
 
-def shear_y(x: torch.Tensor, factor: float, interpolation: str) -> torch.Tensor:
-    return affine(x, (1.0, 0.0, 0.0, factor, 1.0, 0.0), interpolation)
+def shear_y(x: torch.Tensor, factor: float, interpolation: str, fill: Sequence[float] = (FILL,) * 3) -> torch.Tensor:
+    return affine(x, (1.0, 0.0, 0.0, factor, 1.0, 0.0), interpolation, fill)
 
 
-def translate_x_rel(x: torch.Tensor, pct: float, interpolation: str) -> torch.Tensor:
-    return affine(x, (1.0, 0.0, pct * x.shape[-1], 0.0, 1.0, 0.0), interpolation)
+def translate_x_rel(x: torch.Tensor, pct: float, interpolation: str, fill: Sequence[float] = (FILL,) * 3) -> torch.Tensor:
+    return affine(x, (1.0, 0.0, pct * x.shape[-1], 0.0, 1.0, 0.0), interpolation, fill)
 
 
-def translate_y_rel(x: torch.Tensor, pct: float, interpolation: str) -> torch.Tensor:
-    return affine(x, (1.0, 0.0, 0.0, 0.0, 1.0, pct * x.shape[-2]), interpolation)
+def translate_y_rel(x: torch.Tensor, pct: float, interpolation: str, fill: Sequence[float] = (FILL,) * 3) -> torch.Tensor:
+    return affine(x, (1.0, 0.0, 0.0, 0.0, 1.0, pct * x.shape[-2]), interpolation, fill)
 
 
 def _signed(value: float, rng: random.Random) -> float:
@@ -252,11 +254,15 @@ def parse_policy(text: str, key: str = "AUG.AA_TYPE") -> RandAugmentPolicy:
 class RandAugment:
     """Apply a RandAugment policy to a clip, the same way on every frame."""
 
-    def __init__(self, policy: RandAugmentPolicy, interpolation: str = "bicubic") -> None:
+    def __init__(self, policy: RandAugmentPolicy, interpolation: str = "bicubic",
+                 fill: Sequence[float] = (FILL,) * 3) -> None:
+        """``fill``: per-channel 8-bit value of the pixels the geometric ops bring in (timm's ``img_mean``;
+        grey 128 for the video datasets, the dataset mean for ImageNet, as in PySlowFast)."""
         if interpolation not in INTERPOLATIONS:
             raise ValueError(f"AUG.INTERPOLATION must be one of {INTERPOLATIONS}, got {interpolation!r}")
         self.policy = policy
         self.interpolation = interpolation
+        self.fill = tuple(float(v) for v in fill)
 
     def _magnitude(self, rng: random.Random) -> float:
         m = self.policy.magnitude
@@ -274,6 +280,7 @@ class RandAugment:
             if interp == "random":
                 interp = rng.choice(("bilinear", "bicubic"))
             kwargs["interpolation"] = interp
+            kwargs["fill"] = self.fill
         return op(x, *args, **kwargs).round().clamp(0.0, 255.0)
 
     def __call__(self, frames: torch.Tensor, rng: Optional[random.Random] = None) -> torch.Tensor:

@@ -85,4 +85,4 @@ class Ssv2(fl.FrameDataset):
         """Random frame per segment in train; the middle ones (test frames) in val, both with spatial jitter."""
         rng = random if self.mode == "train" else None
         clip = fl.ssv2_segment_indices(len(self._paths[index]), self.cfg.DATA.NUM_FRAMES, rng)
-        return fl.train_clip(self._paths[index], clip, self.cfg), self._labels[index]
+        return self.train_clip(index, clip), self._labels[index]

@@ -1,7 +1,9 @@
-"""Write tiny Charades- and SSv2-format frame trees (JPEGs via OpenCV) for tests and smoke runs.
+"""Write tiny Charades- and SSv2-format frame trees and ImageNet class folders (JPEGs via OpenCV) for tests
+and smoke runs.
 
-Each video is a coloured square moving across a noisy background; its class
-decides the colour, so a tiny model can learn something in a few iterations.
+Each video is a coloured square moving across a noisy background (an ImageNet
+image: one such frame, the square at a random place); its class decides the
+colour, so a tiny model can learn something in a few iterations.
 """
 
 import json
@@ -84,4 +86,24 @@ def write_ssv2_tree(root: str, *, num_classes: int = 3, videos_per_split: Dict[s
         with open(os.path.join(root, SPLIT_JSON[split]), "w") as f:
             json.dump(entries, f)
         _write_list(os.path.join(root, "train.csv" if split == "train" else "val.csv"), rows)
+    return root
+
+
+def write_imagenet_tree(root: str, *, num_classes: int = 3, images_per_class: Dict[str, int] = None,
+                        height: int = 36, width: int = 48, seed: int = 0) -> str:
+    """``root/{train,val}/n<8 digits>/<class>_<k>.JPEG`` (the ImageNet layout); returns ``root``."""
+    rng = np.random.default_rng(seed)
+    images_per_class = images_per_class or {"train": 4, "val": 2}
+    size = max(4, min(height, width) // 3)
+    for split, count in images_per_class.items():
+        for cls in range(num_classes):
+            folder = os.path.join(root, split, f"n{cls:08d}")
+            os.makedirs(folder, exist_ok=True)
+            for k in range(count):
+                image = rng.integers(0, 60, (height, width, 3), dtype=np.uint8)
+                y, x = int(rng.integers(0, height - size + 1)), int(rng.integers(0, width - size + 1))
+                image[y: y + size, x: x + size] = _COLOURS[cls % len(_COLOURS)]
+                path = os.path.join(folder, f"n{cls:08d}_{k}.JPEG")
+                if not cv2.imwrite(path, image, [cv2.IMWRITE_JPEG_QUALITY, 95]):
+                    raise OSError(f"cv2.imwrite failed for {path}")
     return root

@@ -278,8 +278,9 @@ class _VideoResNet(nn.Module):
             )
 
     def forward_features(self, x: Pathways) -> List[torch.Tensor]:
-        """The res5 features of every pathway."""
+        """The res5 features of every pathway; an image batch [N, C, H, W] is taken as one-frame clips."""
         x = [x] if isinstance(x, torch.Tensor) else list(x)
+        x = [p.unsqueeze(2) if p.dim() == 4 else p for p in x]
         x = self.s1(x)
         if self.num_pathways == 2:
             x = self.s1_fuse(x)
@@ -305,7 +306,8 @@ class _VideoResNet(nn.Module):
 
     def forward(self, x: Pathways, bboxes: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Args:
-            x: one [N, C, T, H, W] tensor per pathway (Slow first), or a tensor for one pathway.
+            x: one [N, C, T, H, W] tensor per pathway (Slow first), or a tensor for one pathway; [N, C, H, W]
+                images (the imagenet dataset's batches) count as T = 1.
             bboxes: for detection, [K, 5] boxes (batch index, x1, y1, x2, y2) in input pixels.
         """
         return self.forward_head(self.forward_features(x), bboxes)

@@ -99,3 +99,11 @@ def test_refusal_names_the_yaml_file_the_value_came_from(tmp_path):
     cfg = merge_from_file(get_cfg(), str(path))
     with pytest.raises(ConfigError, match=re.escape(str(path))):
         assert_and_infer_cfg(cfg.clone())
+
+
+def test_a_key_pyslowfast_never_reads_is_accepted_with_any_value_and_says_so():
+    entry = UNSUPPORTED["PREFETCH.NUM_LOADERS"]
+    assert not entry.refused and "reads it nowhere" in entry.reason
+    cfg = merge_from_list(get_cfg(), ["PREFETCH.NUM_LOADERS", "3", "NUM_GPUS", "0"])
+    assert_and_infer_cfg(cfg)
+    assert [k for k, e in UNSUPPORTED.items() if not e.refused] == ["PREFETCH.NUM_LOADERS"]

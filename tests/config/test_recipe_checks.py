@@ -58,3 +58,13 @@ def test_a_full_recipe_is_accepted():
 def test_mixup_needs_two_clips_per_process():
     msg = _refused("MIXUP.ENABLE", "True", "TRAIN.BATCH_SIZE", "2", "NUM_CPU_PROCESSES", "2")
     assert "TRAIN.BATCH_SIZE = 2 (from the command-line overrides) gives 1 per process" in msg
+
+
+def test_in_val_crop_ratio_only_with_the_imagenet_aug_recipe():
+    msg = _refused("DATA.IN_VAL_CROP_RATIO", "0.9")
+    assert "DATA.IN_VAL_CROP_RATIO = 0.9 (from the command-line overrides)" in msg and "imagenet" in msg
+    assert "IN_VAL_CROP_RATIO" in _refused("DATA.IN_VAL_CROP_RATIO", "0.9", "TRAIN.DATASET", "imagenet",
+                                           "TEST.DATASET", "imagenet")
+    cfg = merge_from_list(get_cfg(), ["NUM_GPUS", "0", "DATA.IN_VAL_CROP_RATIO", "0.9", "AUG.ENABLE", "True",
+                                      "TRAIN.DATASET", "imagenet", "TEST.DATASET", "imagenet"])
+    assert_and_infer_cfg(cfg)

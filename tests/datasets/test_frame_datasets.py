@@ -237,8 +237,6 @@ def test_bad_frames_are_replaced_and_counted_in_training(charades_dir, make_cfg)
 
 
 def test_unsupported_keys_are_refused(charades_dir, make_cfg):
-    with pytest.raises(NotImplementedError, match="AUG.ENABLE"):
-        build_dataset("charades", _frame_cfg(make_cfg, charades_dir, AUG__ENABLE=True), "train")
     with pytest.raises(ValueError, match="NUM_SPATIAL_CROPS"):
         build_dataset("charades", _frame_cfg(make_cfg, charades_dir, TEST__NUM_SPATIAL_CROPS=2), "test")
 
@@ -256,3 +254,50 @@ def test_charades_long_cycle_sampling_rate_is_drawn_in_training_only(make_cfg):
     cfg.MULTIGRID.LONG_CYCLE_SAMPLING_RATE = 1
     with pytest.raises(ValueError, match="LONG_CYCLE_SAMPLING_RATE"):
         train_sampling_rate(cfg)
+
+
+# ------------------------------------------------------------------ training augmentation (Kinetics' ClipAugmenter)
+
+
+def _aug_item(make_cfg, root, name, seed, **aug):
+    keys = dict(AUG__ENABLE=True, AUG__AA_TYPE="", AUG__COLOR_JITTER=0.0, AUG__RE_PROB=0.0, AUG__RE_MODE="const",
+                DATA__RANDOM_FLIP=False)
+    keys.update(aug)
+    ds = build_dataset(name, _frame_cfg(make_cfg, root, **keys), "train")
+    import random
+
+    random.seed(seed)
+    (slow, fast), label, index, meta = ds[0]
+    return fast, label
+
+
+@pytest.mark.parametrize("name", ["charades", "ssv2"])
+def test_frame_datasets_apply_rand_augment_and_cube_erasing(charades_dir, ssv2_dir, make_cfg, name):
+    root = charades_dir if name == "charades" else ssv2_dir
+    plain, _ = _aug_item(make_cfg, root, name, 5)
+    assert plain.shape == (3, 4, 24, 24)
+    randaug, _ = _aug_item(make_cfg, root, name, 5, AUG__AA_TYPE="rand-m9-n4-mstd0.5-inc1")
+    assert randaug.shape == plain.shape and not torch.equal(randaug, plain)
+    erased, _ = _aug_item(make_cfg, root, name, 5, AUG__RE_PROB=1.0)
+    changed = (erased != plain).any(0)  # T x H x W
+    assert changed.any() and (erased[:, changed] == 0).all()
+    assert (changed == changed[:1]).all()  # the same box on every frame
+    rows, cols = changed[0].any(1).nonzero().flatten(), changed[0].any(0).nonzero().flatten()
+    h, w = int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1)
+    assert 0.02 * 24 * 24 <= h * w <= 24 * 24 / 3 + 24 and h < 24 and w < 24  # RE's area range, within the frame
+
+
+def test_frame_datasets_take_random_resized_crops_and_repeated_augmentation(charades_dir, make_cfg):
+    from torch.utils.data import DataLoader
+
+    cfg = _frame_cfg(make_cfg, charades_dir, DATA__TRAIN_JITTER_SCALES_RELATIVE=[0.08, 1.0],
+                     DATA__TRAIN_JITTER_ASPECT_RELATIVE=[0.75, 4 / 3], AUG__NUM_SAMPLE=2)
+    ds = build_dataset("charades", cfg, "train")
+    (slow, fast), label, _, _ = ds[0]
+    assert fast.shape == (2, 3, 4, 24, 24) and slow.shape == (2, 3, 2, 24, 24)
+    assert label.shape == (2, 4) and torch.equal(label[0], label[1])
+    assert not torch.equal(fast[0], fast[1])
+    (slow, fast), labels, index, _ = next(iter(DataLoader(ds, batch_size=3, collate_fn=ds.collate_fn)))
+    assert fast.shape == (6, 3, 4, 24, 24) and labels.shape == (6, 4) and index.tolist()[:2] == [0, 0]
+    val = build_dataset("charades", cfg, "val")
+    assert val[0][0][1].shape == (3, 4, 24, 24)  # one clip, short-side jitter and crop

@@ -49,3 +49,31 @@ def test_published_ssv2_config_gives_one_left_crop_view(tmp_path):
     assert fast.shape == (1, 3, 64, 256, 256) and slow.shape == (1, 3, 16, 256, 256)
     assert label == 0 and index == 0
     assert torch.isfinite(fast).all()
+
+
+@pytest.mark.parametrize("name", ["MVITv2_S_16x4.yaml", "MVITv2_B_32x3.yaml", "MVITv2_L_40x3.yaml"])
+def test_published_ssv2_mvitv2_recipe_augments_its_training_clips(tmp_path, name):
+    """The SSv2 MViTv2 YAMLs (RandAugment, erasing, PREFETCH.NUM_LOADERS) load and augment the clips."""
+    import random
+
+    path = Path(__file__).resolve().parents[1] / "data" / "pyslowfast_configs" / "SSv2" / name
+    root = write_ssv2_tree(str(tmp_path), num_classes=174, videos_per_split={"train": 1, "val": 1},
+                           num_frames=(45,), height=18, width=24)
+    cfg = merge_from_file(get_cfg(), str(path))
+    merge_from_list(cfg, ["NUM_GPUS", "0", "DATA.PATH_TO_DATA_DIR", root, "DATA.PATH_PREFIX",
+                          os.path.join(root, "frames"), "DATA.TRAIN_JITTER_SCALES", "[20, 24]",
+                          "DATA.TRAIN_CROP_SIZE", "16"])
+    assert_and_infer_cfg(cfg)
+    assert cfg.PREFETCH.NUM_LOADERS == 3 and cfg.AUG.ENABLE and cfg.AUG.AA_TYPE and cfg.AUG.RE_PROB == 0.25
+    ds = build_dataset("ssv2", cfg, "train")
+    assert ds._augment.rand_augment is not None and ds._augment.erasing is not None
+    clips = []
+    for seed in (0, 0):
+        random.seed(seed)
+        torch.manual_seed(seed)
+        (clip,), label, _, _ = ds[0]
+        clips.append(clip)
+    assert clips[0].shape == (3, cfg.DATA.NUM_FRAMES, 16, 16) and label == 0
+    assert torch.equal(clips[0], clips[1])  # the recipe is a function of the seeds
+    random.seed(1)
+    assert not torch.equal(ds[0][0][0], clips[0])
