@@ -173,6 +173,8 @@ def merge_from_list(cfg: CfgNode, opts: Iterable[str]) -> CfgNode:
 
 
 _ORIGINS = "_key_origins"
+# What ``key_origin`` says of a key no config file or override has set.
+DEFAULT_ORIGIN = "the defaults or code"
 
 
 def _record_origin(root: CfgNode, full_key: str, source: str) -> None:
@@ -182,4 +184,4 @@ def _record_origin(root: CfgNode, full_key: str, source: str) -> None:
 
 def key_origin(cfg: CfgNode, full_key: str) -> str:
     """Where the value of ``full_key`` was last set: a config file, the command line, or the defaults."""
-    return cfg.__dict__.get(_ORIGINS, {}).get(full_key, "the defaults or code")
+    return cfg.__dict__.get(_ORIGINS, {}).get(full_key, DEFAULT_ORIGIN)

@@ -161,6 +161,11 @@ def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
     )
     _check_task(cfg, problems)
     problems += _recipe_and_unsupported_problems(cfg)
+    if not problems:
+        # The datasets' own checks assume the generic ones above hold.
+        from slowfast.datasets.build import dataset_cfg_problems
+
+        problems += dataset_cfg_problems(cfg)
     if problems:
         raise ConfigError("Invalid config:\n  - " + "\n  - ".join(problems))
 

@@ -45,6 +45,7 @@ from iopath.common.file_io import g_pathmgr
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
+from slowfast.config.loading import DEFAULT_ORIGIN, key_origin
 from slowfast.datasets import rand_augment, train_augment, transform
 from slowfast.datasets.ava_dataset import lighting_jitter
 from slowfast.datasets.build import DATASET_REGISTRY
@@ -192,30 +193,55 @@ def aug_test_transform(image: Image.Image, cfg: CfgNode) -> torch.Tensor:
 class Imagenet(Dataset):
     """ImageNet class folders; labels are class indices in sorted folder order."""
 
-    def __init__(self, cfg: CfgNode, mode: str, num_retries: Optional[int] = None) -> None:
-        if mode not in ("train", "val", "test"):
-            raise ValueError(f"Split '{mode}' not supported for Imagenet")
+    @staticmethod
+    def infer_cfg(cfg: CfgNode) -> List[str]:
+        """Test one centre crop per image when TEST.NUM_ENSEMBLE_VIEWS / NUM_SPATIAL_CROPS are left at
+        their video defaults (no published ImageNet config sets them; PySlowFast would pool 30
+        consecutive images as the views of one "video"). Returns what it changed, for the log."""
+        changed = []
+        for key, leaf in (("TEST.NUM_ENSEMBLE_VIEWS", "NUM_ENSEMBLE_VIEWS"), ("TEST.NUM_SPATIAL_CROPS", "NUM_SPATIAL_CROPS")):
+            if key_origin(cfg, key) == DEFAULT_ORIGIN and cfg.TEST[leaf] != 1:
+                cfg.TEST[leaf] = 1
+                changed.append(f"{key} 1")
+        return changed
+
+    @staticmethod
+    def check_cfg(cfg: CfgNode, mode: str) -> List[str]:
+        """The problems of ``cfg`` for this dataset's ``mode`` split (empty when it can be built);
+        config validation asks this before any job starts."""
+        problems: List[str] = []
         data = cfg.DATA
         use_aug = bool(cfg.AUG.ENABLE)
         if mode == "train" and not use_aug and (len(data.TRAIN_JITTER_SCALES_RELATIVE) != 2
                                                 or len(data.TRAIN_JITTER_ASPECT_RELATIVE) != 2):
-            raise ValueError("imagenet training with the ResNet recipe (AUG.ENABLE False) needs "
-                             "DATA.TRAIN_JITTER_SCALES_RELATIVE (e.g. [0.08, 1.0]) and "
-                             "DATA.TRAIN_JITTER_ASPECT_RELATIVE (e.g. [0.75, 1.3333]) as two numbers each")
+            problems.append("imagenet training with the ResNet recipe (AUG.ENABLE False) needs "
+                            "DATA.TRAIN_JITTER_SCALES_RELATIVE (e.g. [0.08, 1.0]) and "
+                            "DATA.TRAIN_JITTER_ASPECT_RELATIVE (e.g. [0.75, 1.3333]) as two numbers each")
         if data.TRAIN_JITTER_MOTION_SHIFT:
-            raise ValueError("DATA.TRAIN_JITTER_MOTION_SHIFT moves the crop over the frames of a clip; imagenet "
-                             "images have one frame, set it False")
+            problems.append("DATA.TRAIN_JITTER_MOTION_SHIFT moves the crop over the frames of a clip; imagenet "
+                            "images have one frame, set it False")
         if mode == "test" and (cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS) != (1, 1):
-            raise ValueError("imagenet tests one centre crop per image; set TEST.NUM_ENSEMBLE_VIEWS 1 and "
-                             f"TEST.NUM_SPATIAL_CROPS 1 (got {cfg.TEST.NUM_ENSEMBLE_VIEWS} and "
-                             f"{cfg.TEST.NUM_SPATIAL_CROPS})")
+            problems.append("imagenet tests one centre crop per image; set TEST.NUM_ENSEMBLE_VIEWS 1 and "
+                            f"TEST.NUM_SPATIAL_CROPS 1 (got {cfg.TEST.NUM_ENSEMBLE_VIEWS} and "
+                            f"{cfg.TEST.NUM_SPATIAL_CROPS})")
         if mode != "train" and not use_aug and data.TEST_CROP_SIZE > data.TRAIN_CROP_SIZE:
-            raise ValueError(f"imagenet's ResNet recipe (AUG.ENABLE False) scales the short side to "
-                             f"DATA.TRAIN_CROP_SIZE ({data.TRAIN_CROP_SIZE}) before the DATA.TEST_CROP_SIZE "
-                             f"({data.TEST_CROP_SIZE}) centre crop; TEST_CROP_SIZE must not be larger")
+            problems.append(f"imagenet's ResNet recipe (AUG.ENABLE False) scales the short side to "
+                            f"DATA.TRAIN_CROP_SIZE ({data.TRAIN_CROP_SIZE}) before the DATA.TEST_CROP_SIZE "
+                            f"({data.TEST_CROP_SIZE}) centre crop, as PySlowFast does; TEST_CROP_SIZE must not "
+                            "be larger (PySlowFast would crop outside the image)")
         ratio = data.IN_VAL_CROP_RATIO
         if not (isinstance(ratio, (int, float)) and (ratio == 0.0 or 0.0 < ratio <= 1.0)):
-            raise ValueError(f"DATA.IN_VAL_CROP_RATIO must be in (0, 1] (or 0.0 for a plain resize), got {ratio!r}")
+            problems.append(f"DATA.IN_VAL_CROP_RATIO must be in (0, 1] (or 0.0 for a plain resize), got {ratio!r}")
+        return problems
+
+    def __init__(self, cfg: CfgNode, mode: str, num_retries: Optional[int] = None) -> None:
+        if mode not in ("train", "val", "test"):
+            raise ValueError(f"Split '{mode}' not supported for Imagenet")
+        problems = self.check_cfg(cfg, mode)
+        if problems:
+            raise ValueError("; ".join(problems))
+        data = cfg.DATA
+        use_aug = bool(cfg.AUG.ENABLE)
         self.cfg = cfg
         self.mode = mode
         self._augment = ImageAugmenter(cfg) if use_aug and mode == "train" else None
