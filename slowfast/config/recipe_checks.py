@@ -271,7 +271,8 @@ def _long_cycle_shape_problems(cfg: CfgNode, origin: Origin) -> List[str]:
         if stage[1:4] in seen:
             continue
         seen.add(stage[1:4])
-        if two_pathways and stage.num_frames % cfg.SLOWFAST.ALPHA:
+        if two_pathways and stage.num_frames % cfg.SLOWFAST.ALPHA and stage.num_frames not in seen:
+            seen.add(stage.num_frames)
             problems.append(
                 f"{where} gives a shape of {stage.num_frames} frames, not divisible by SLOWFAST.ALPHA "
                 f"({cfg.SLOWFAST.ALPHA}); choose frame factors that keep DATA.NUM_FRAMES x factor a multiple of it."
