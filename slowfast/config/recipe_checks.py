@@ -1,4 +1,4 @@
-"""Checks of the training-recipe keys (AUG, MIXUP, random-resized crops, solver extras).
+"""Checks of the training-recipe keys (AUG, MIXUP, random-resized crops, solver extras, MULTIGRID).
 
 Each problem names the key, its value, where it came from and the accepted
 form, and is found before any data is read. Recipe keys that would have no
@@ -140,4 +140,158 @@ def check_recipes(cfg: CfgNode, defaults: CfgNode, origin: Origin) -> List[str]:
         problems.append(f"{_where('SOLVER.BETAS', solver.BETAS, origin)} must be (beta1, beta2), each in [0, 1).")
     elif betas != tuple(defaults.SOLVER.BETAS) and solver.OPTIMIZING_METHOD != "adamw":
         problems.append(f"{_where('SOLVER.BETAS', solver.BETAS, origin)} only applies to SOLVER.OPTIMIZING_METHOD adamw.")
+    return problems + check_multigrid(cfg, defaults, origin)
+
+
+_MULTIGRID_MODELS = ("ResNet", "ResNet_nopool", "SlowFast", "X3D", "PTVResNet", "PTVSlowFast", "PTVX3D")
+_DERIVED = {"DEFAULT_B": "TRAIN.BATCH_SIZE", "DEFAULT_T": "DATA.NUM_FRAMES", "DEFAULT_S": "DATA.TRAIN_CROP_SIZE"}
+
+
+def _factor_list(value, pairs: bool) -> bool:
+    """Whether ``value`` is a non-empty list of numbers in (0, 1] (of such pairs with ``pairs``)."""
+    if not isinstance(value, (list, tuple)) or not value:
+        return False
+    items = [v for pair in value for v in (pair if isinstance(pair, (list, tuple)) else [None])] if pairs else value
+    if pairs and not all(isinstance(p, (list, tuple)) and len(p) == 2 for p in value):
+        return False
+    return all(_is_number(v) and 0 < v <= 1 for v in items)
+
+
+def _multigrid_dataset_takes_crops(name: str) -> bool:
+    from slowfast.datasets.build import DATASET_REGISTRY
+    from slowfast.datasets.frame_list import FrameDataset
+    from slowfast.datasets.kinetics import Kinetics
+
+    known = {registered.lower(): cls for registered, cls in DATASET_REGISTRY}
+    cls = known.get(name.lower())
+    return cls is None or issubclass(cls, (Kinetics, FrameDataset))
+
+
+def check_multigrid(cfg: CfgNode, defaults: CfgNode, origin: Origin) -> List[str]:
+    """The problems of the MULTIGRID.* keys (and SOLVER.GAMMA, which only the long cycle reads)."""
+    mg, solver = cfg.MULTIGRID, cfg.SOLVER
+    problems: List[str] = []
+    for leaf, source in _DERIVED.items():
+        if mg[leaf] != 0:
+            problems.append(
+                f"{_where('MULTIGRID.' + leaf, mg[leaf], origin)} is set by multigrid training from {source}; "
+                "leave it 0."
+            )
+    rate = mg.LONG_CYCLE_SAMPLING_RATE
+    if not (isinstance(rate, int) and (rate == 0 or rate >= cfg.DATA.SAMPLING_RATE)):
+        problems.append(
+            f"{_where('MULTIGRID.LONG_CYCLE_SAMPLING_RATE', rate, origin)} must be 0 (off) or an integer >= "
+            f"DATA.SAMPLING_RATE ({cfg.DATA.SAMPLING_RATE})."
+        )
+    if not (mg.LONG_CYCLE or mg.SHORT_CYCLE):
+        for leaf in ("EPOCH_FACTOR", "SHORT_CYCLE_FACTORS", "LONG_CYCLE_FACTORS", "BN_BASE_SIZE", "EVAL_FREQ"):
+            if mg[leaf] != defaults.MULTIGRID[leaf]:
+                problems.append(
+                    f"{_where('MULTIGRID.' + leaf, mg[leaf], origin)} has no effect without MULTIGRID.LONG_CYCLE "
+                    "or MULTIGRID.SHORT_CYCLE True."
+                )
+    if not mg.LONG_CYCLE and solver.GAMMA != defaults.SOLVER.GAMMA:
+        problems.append(
+            f"{_where('SOLVER.GAMMA', solver.GAMMA, origin)} has no effect: only MULTIGRID.LONG_CYCLE uses it "
+            "(the learning-rate ratio between SOLVER.STEPS); set SOLVER.LRS instead."
+        )
+    if not (mg.LONG_CYCLE or mg.SHORT_CYCLE):
+        return problems
+
+    if not (_is_number(mg.EPOCH_FACTOR) and mg.EPOCH_FACTOR > 0):
+        problems.append(f"{_where('MULTIGRID.EPOCH_FACTOR', mg.EPOCH_FACTOR, origin)} must be a number > 0.")
+    for leaf in ("BN_BASE_SIZE", "EVAL_FREQ"):
+        if not (isinstance(mg[leaf], int) and not isinstance(mg[leaf], bool) and mg[leaf] >= 1):
+            problems.append(f"{_where('MULTIGRID.' + leaf, mg[leaf], origin)} must be an integer >= 1.")
+    if mg.SHORT_CYCLE and not (_factor_list(mg.SHORT_CYCLE_FACTORS, pairs=False) and len(mg.SHORT_CYCLE_FACTORS) == 2):
+        problems.append(
+            f"{_where('MULTIGRID.SHORT_CYCLE_FACTORS', mg.SHORT_CYCLE_FACTORS, origin)} is invalid; accepted form: "
+            "two crop-size factors [a, b] with 0 < a, b <= 1 (e.g. [0.5, 0.7071])."
+        )
+    long_ok = True
+    if mg.LONG_CYCLE and not _factor_list(mg.LONG_CYCLE_FACTORS, pairs=True):
+        long_ok = False
+        problems.append(
+            f"{_where('MULTIGRID.LONG_CYCLE_FACTORS', mg.LONG_CYCLE_FACTORS, origin)} is invalid; accepted form: "
+            "a list of (frames factor, crop factor) pairs, each in (0, 1], e.g. [(0.5, 0.7071), (1, 1)]."
+        )
+    if cfg.DETECTION.ENABLE:
+        problems.append("MULTIGRID.LONG_CYCLE / SHORT_CYCLE are not supported with DETECTION.ENABLE (AVA).")
+    if cfg.MODEL.MODEL_NAME not in _MULTIGRID_MODELS:
+        problems.append(
+            f"MULTIGRID.LONG_CYCLE / SHORT_CYCLE change the clip shape during training, which "
+            f"{_where('MODEL.MODEL_NAME', cfg.MODEL.MODEL_NAME, origin)} does not take; use one of {_MULTIGRID_MODELS}."
+        )
+    if not _multigrid_dataset_takes_crops(cfg.TRAIN.DATASET):
+        problems.append(
+            f"{_where('TRAIN.DATASET', cfg.TRAIN.DATASET, origin)} does not take multigrid's per-clip shapes; "
+            "multigrid training supports the Kinetics-format and frame-list (Charades, SSv2) datasets."
+        )
+    if not mg.LONG_CYCLE:
+        return problems
+
+    if rate != 0:
+        problems.append(
+            f"{_where('MULTIGRID.LONG_CYCLE_SAMPLING_RATE', rate, origin)} is set per long-cycle shape by "
+            "MULTIGRID.LONG_CYCLE; leave it 0."
+        )
+    if solver.LR_POLICY != "steps_with_relative_lrs":
+        problems.append(
+            f"MULTIGRID.LONG_CYCLE scales the learning rate of each shape through SOLVER.LRS, which "
+            f"{_where('SOLVER.LR_POLICY', solver.LR_POLICY, origin)} does not use; use steps_with_relative_lrs."
+        )
+    steps = list(solver.STEPS)
+    if not (len(steps) >= 2 and steps[0] == 0 and all(a < b for a, b in zip(steps, steps[1:]))
+            and steps[-1] <= solver.MAX_EPOCH):
+        problems.append(
+            f"MULTIGRID.LONG_CYCLE splits each SOLVER step over the long-cycle shapes, so "
+            f"{_where('SOLVER.STEPS', solver.STEPS, origin)} must be [0, s1, ...] increasing, with at least one step "
+            f"and the last <= SOLVER.MAX_EPOCH ({solver.MAX_EPOCH})."
+        )
+        long_ok = False
+    if long_ok and _is_number(mg.EPOCH_FACTOR) and mg.EPOCH_FACTOR > 0 and isinstance(mg.BN_BASE_SIZE, int) \
+            and mg.BN_BASE_SIZE >= 1 and (not mg.SHORT_CYCLE or _factor_list(mg.SHORT_CYCLE_FACTORS, pairs=False)):
+        problems += _long_cycle_shape_problems(cfg, origin)
+    return problems
+
+
+def _long_cycle_shape_problems(cfg: CfgNode, origin: Origin) -> List[str]:
+    """Each long-cycle shape must suit the model and put MULTIGRID.BN_BASE_SIZE clips in every BN batch."""
+    from slowfast.config.archs import pathway_arch_lists
+    from slowfast.config.validation import procs_per_node, world_size_of
+    from slowfast.utils.multigrid import bn_layout, long_cycle_schedule
+
+    problems: List[str] = []
+    world = max(1, world_size_of(cfg))
+    base = cfg.MULTIGRID.BN_BASE_SIZE
+    two_pathways = cfg.MODEL.ARCH in pathway_arch_lists(cfg)[1]
+    where = _where("MULTIGRID.LONG_CYCLE_FACTORS", cfg.MULTIGRID.LONG_CYCLE_FACTORS, origin)
+    seen = set()
+    for stage in long_cycle_schedule(cfg):
+        if stage[1:4] in seen:
+            continue
+        seen.add(stage[1:4])
+        if two_pathways and stage.num_frames % cfg.SLOWFAST.ALPHA and stage.num_frames not in seen:
+            seen.add(stage.num_frames)
+            problems.append(
+                f"{where} gives a shape of {stage.num_frames} frames, not divisible by SLOWFAST.ALPHA "
+                f"({cfg.SLOWFAST.ALPHA}); choose frame factors that keep DATA.NUM_FRAMES x factor a multiple of it."
+            )
+        per_process = stage.batch_factor * cfg.TRAIN.BATCH_SIZE // world
+        if per_process % base and base % per_process:
+            problems.append(
+                f"{_where('MULTIGRID.BN_BASE_SIZE', base, origin)} and the long-cycle batch of {per_process} clips per "
+                f"process ({stage.batch_factor} x TRAIN.BATCH_SIZE {cfg.TRAIN.BATCH_SIZE} over {world} processes, "
+                f"{stage.num_frames} frames x {stage.crop_size}^2) must divide one another, so that every BN batch "
+                "holds BN_BASE_SIZE clips."
+            )
+            continue
+        norm, count = bn_layout(per_process, base)
+        local = procs_per_node(cfg)
+        if norm == "sync_batchnorm" and cfg.NUM_GPUS > 0 and local % count:
+            problems.append(
+                f"{_where('MULTIGRID.BN_BASE_SIZE', base, origin)} needs BN synchronised over {count} devices for the "
+                f"long-cycle batch of {per_process} clips per process, which must divide the {local} processes per "
+                "machine; lower BN_BASE_SIZE or raise TRAIN.BATCH_SIZE."
+            )
     return problems

@@ -26,7 +26,6 @@ class Unsupported:
     refused: bool = True
 
 
-_MULTIGRID = "multigrid training is not supported yet; leave MULTIGRID.* at its defaults"
 _CONTRASTIVE = "self-supervised contrastive training (ContrastiveModel) is not supported"
 _MASK = "masked pre-training (MaskFeat / MAE) is not supported"
 _SSL_DATA = "the self-supervised colour and blur augmentations are not supported"
@@ -45,18 +44,11 @@ def _new(reason: str, **defaults: Any) -> Dict[str, Unsupported]:
 
 
 UNSUPPORTED: Dict[str, Unsupported] = {
-    **_group(
-        "MULTIGRID.EPOCH_FACTOR MULTIGRID.SHORT_CYCLE MULTIGRID.SHORT_CYCLE_FACTORS MULTIGRID.LONG_CYCLE "
-        "MULTIGRID.LONG_CYCLE_FACTORS MULTIGRID.BN_BASE_SIZE MULTIGRID.EVAL_FREQ "
-        "MULTIGRID.LONG_CYCLE_SAMPLING_RATE MULTIGRID.DEFAULT_B MULTIGRID.DEFAULT_T MULTIGRID.DEFAULT_S",
-        _MULTIGRID,
-    ),
     "DATA.SSL_COLOR_JITTER": Unsupported(_SSL_DATA),
     "DATA.DECODING_SHORT_SIZE": Unsupported(
         "it only sets the decode size of the torchvision backend; PyAV (DATA.DECODING_BACKEND pyav) decodes "
         "at full size"
     ),
-    "SOLVER.GAMMA": Unsupported("no supported LR policy uses it (PySlowFast's neither)"),
     "SOLVER.STEP_SIZE": Unsupported("no supported LR policy uses it (PySlowFast's neither)"),
     "SOLVER.WARMUP_FACTOR": Unsupported("the warmup starts at SOLVER.WARMUP_START_LR; use that"),
     **_new(_TB_VIS, TENSORBOARD__PREDICTIONS_PATH=""),

@@ -8,7 +8,6 @@ of one video per item, stacked ``[V, C, T, H, W]``, video-level labels.
 """
 
 import logging
-import random
 from typing import List, Optional, Sequence, Tuple
 
 import torch
@@ -16,6 +15,7 @@ from fvcore.common.config import CfgNode
 
 from slowfast.datasets import frame_list as fl
 from slowfast.datasets.build import DATASET_REGISTRY
+from slowfast.datasets.short_cycle import CropShape, train_sampling_rate
 
 logger = logging.getLogger(__name__)
 
@@ -29,16 +29,6 @@ def multi_hot(label_lists: Sequence[Sequence[int]], num_classes: int, source: st
                 raise ValueError(f"{source}: class {c} is outside [0, MODEL.NUM_CLASSES={num_classes})")
             target[c] = 1.0
     return target
-
-
-def train_sampling_rate(cfg: CfgNode, rng: Optional[random.Random] = None) -> int:
-    """DATA.SAMPLING_RATE, or one drawn from [SAMPLING_RATE, MULTIGRID.LONG_CYCLE_SAMPLING_RATE] when that is > 0."""
-    base, long_rate = cfg.DATA.SAMPLING_RATE, cfg.MULTIGRID.LONG_CYCLE_SAMPLING_RATE
-    if long_rate <= 0:
-        return base
-    if long_rate < base:
-        raise ValueError(f"MULTIGRID.LONG_CYCLE_SAMPLING_RATE ({long_rate}) must be >= DATA.SAMPLING_RATE ({base})")
-    return (rng or random).randint(base, long_rate)
 
 
 @DATASET_REGISTRY.register()
@@ -64,13 +54,13 @@ class Charades(fl.FrameDataset):
         starts = fl.charades_test_starts(n, data.NUM_FRAMES, data.SAMPLING_RATE, self._num_clips)
         return [fl.strided_indices(s, data.NUM_FRAMES, data.SAMPLING_RATE, n) for s in starts]
 
-    def load_train_item(self, index: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    def load_train_item(self, index: int, shape: Optional[CropShape] = None) -> Tuple[torch.Tensor, torch.Tensor]:
         data = self.cfg.DATA
         paths = self._paths[index]
         rate = train_sampling_rate(self.cfg)
         start = fl.charades_train_start(len(paths), data.NUM_FRAMES, rate)
         clip = fl.strided_indices(start, data.NUM_FRAMES, rate, len(paths))
-        frames = self.train_clip(index, clip)
+        frames = self.train_clip(index, clip, shape)
         if self.mode != "train":
             return frames, self._video_labels[index]
         covered = self._frame_labels[index][clip[0]: clip[-1] + 1]

@@ -21,6 +21,7 @@ from torch.utils.data import Dataset
 from slowfast.datasets import transform
 from slowfast.datasets.decoder import DecodeError
 from slowfast.datasets.kinetics import DatasetFormatError
+from slowfast.datasets.short_cycle import CropShape, ItemIndex, split_item_index, train_crop_shape
 from slowfast.datasets.train_augment import ClipAugmenter, repeated_aug_collate
 from slowfast.datasets.utils import normalize_to_cthw, pack_pathway_output, retry_with_other_items
 
@@ -166,13 +167,15 @@ def test_views(paths: Sequence[str], clips: Sequence[Sequence[int]], cfg: CfgNod
     return torch.stack(views)
 
 
-def train_clip(paths: Sequence[str], clip: Sequence[int], augment: ClipAugmenter, random_flip: bool) -> torch.Tensor:
+def train_clip(paths: Sequence[str], clip: Sequence[int], augment: ClipAugmenter, random_flip: bool,
+               shape: Optional[CropShape] = None) -> torch.Tensor:
     """The training/val clip of frames ``clip``, by the video datasets' recipe (``ClipAugmenter``):
     ``C x T x crop x crop``, or ``N x C x T x crop x crop`` for AUG.NUM_SAMPLE N > 1 (frames read once).
 
-    The frames are BGR as read (the reference's RandAugment sees them so too).
+    The frames are BGR as read (the reference's RandAugment sees them so too). ``shape`` (multigrid,
+    ``short_cycle.train_crop_shape``) replaces the crop size and jitter range.
     """
-    clips = augment(read_frames([paths[i] for i in clip]), random_flip)
+    clips = augment(read_frames([paths[i] for i in clip]), random_flip, shape=shape)
     return clips[0] if len(clips) == 1 else torch.stack(clips)
 
 
@@ -180,9 +183,6 @@ def check_frame_dataset_cfg(cfg: CfgNode, mode: str, name: str) -> None:
     """Refuse keys these datasets do not implement, naming them."""
     if mode not in ("train", "val", "test"):
         raise ValueError(f"Split '{mode}' not supported for {name}")
-    multigrid = cfg.get("MULTIGRID", None)
-    if multigrid is not None and (multigrid.get("LONG_CYCLE", False) or multigrid.get("SHORT_CYCLE", False)):
-        raise NotImplementedError(f"MULTIGRID.LONG_CYCLE / SHORT_CYCLE are not supported by {name}; set them False")
 
 
 class FrameDataset(Dataset):
@@ -235,15 +235,17 @@ class FrameDataset(Dataset):
     def video_label(self, index: int) -> Any:
         raise NotImplementedError
 
-    def load_train_item(self, index: int) -> Tuple[torch.Tensor, Any]:
-        """``(clip, label)`` of video ``index`` for train/val; the clip comes from ``self.train_clip``."""
+    def load_train_item(self, index: int, shape: Optional[CropShape] = None) -> Tuple[torch.Tensor, Any]:
+        """``(clip, label)`` of video ``index`` for train/val; the clip comes from ``self.train_clip``
+        (cropped to ``shape`` when given)."""
         raise NotImplementedError
 
-    def train_clip(self, index: int, clip: Sequence[int]) -> torch.Tensor:
+    def train_clip(self, index: int, clip: Sequence[int], shape: Optional[CropShape] = None) -> torch.Tensor:
         """Frames ``clip`` of video ``index`` through the training recipe (``train_clip``)."""
-        return train_clip(self._paths[index], clip, self._augment, self.cfg.DATA.RANDOM_FLIP)
+        return train_clip(self._paths[index], clip, self._augment, self.cfg.DATA.RANDOM_FLIP, shape)
 
-    def __getitem__(self, index: int) -> Tuple[List[torch.Tensor], Any, int, Dict[str, Any]]:
+    def __getitem__(self, index: ItemIndex) -> Tuple[List[torch.Tensor], Any, int, Dict[str, Any]]:
+        index, short_cycle_idx = split_item_index(index)
         if self.mode == "test":
             clips = self.test_clips(index)
             try:
@@ -253,8 +255,9 @@ class FrameDataset(Dataset):
             decoded = len({i for clip in clips for i in clip})
             meta = {"skipped": 0, "decoded_frames": decoded}
             return pack_pathway_output(self.cfg, views), self.video_label(index), index, meta
+        shape = train_crop_shape(self.cfg, short_cycle_idx)
         (frames, label), used, skipped = retry_with_other_items(
-            self.load_train_item, index, len(self), self._num_retries,
+            lambda i: self.load_train_item(i, shape), index, len(self), self._num_retries,
             describe=self.describe, errors=(FrameReadError,),
         )
         self.num_skipped += skipped

@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 
 from slowfast.datasets import decoder, sampling, transform
 from slowfast.datasets.build import DATASET_REGISTRY
+from slowfast.datasets.short_cycle import CropShape, ItemIndex, split_item_index, train_crop_shape, train_sampling_rate
 from slowfast.datasets.train_augment import ClipAugmenter, repeated_aug_collate
 from slowfast.datasets.utils import (
     normalize_to_cthw,
@@ -170,13 +171,15 @@ class Kinetics(Dataset):
     def __len__(self) -> int:
         return len(self._path_to_videos)
 
-    def __getitem__(self, index: int) -> Item:
+    def __getitem__(self, index: ItemIndex) -> Item:
+        index, short_cycle_idx = split_item_index(index)
         if self.mode == "test":
             views, decoded = self.load_test_views(index)
             inputs = pack_pathway_output(self.cfg, views)
             return inputs, self._labels[index], index, {"skipped": 0, "decoded_frames": decoded}
+        shape = train_crop_shape(self.cfg, short_cycle_idx)
         (clip, label, decoded), used, skipped = retry_with_other_items(
-            self.load_train_item,
+            lambda i: self.load_train_item(i, shape),
             index,
             len(self),
             self._num_retries,
@@ -194,17 +197,20 @@ class Kinetics(Dataset):
                 label = label.expand(self._augment.num_samples, *label.shape).clone()
         return inputs, label, used, {"skipped": skipped, "decoded_frames": decoded}
 
-    def load_train_item(self, index: int) -> Tuple[torch.Tensor, int, int]:
-        """``(clip, label, decoded_frames)`` of video ``index`` for train/val; subclasses may adapt the label."""
-        clip, decoded = self.load_train_clip(index)
+    def load_train_item(self, index: int, shape: Optional[CropShape] = None) -> Tuple[torch.Tensor, int, int]:
+        """``(clip, label, decoded_frames)`` of video ``index`` for train/val; subclasses may adapt the label.
+
+        ``shape`` is the item's multigrid crop (``short_cycle.train_crop_shape``).
+        """
+        clip, decoded = self.load_train_clip(index, shape=shape)
         return clip, self._labels[index], decoded
 
-    def _decode(self, index: int, clip_indices: Sequence[int]) -> decoder.DecodedClips:
+    def _decode(self, index: int, clip_indices: Sequence[int], sampling_rate: Optional[int] = None) -> decoder.DecodedClips:
         data = self.cfg.DATA
         return decoder.decode_clips(
             self._path_to_videos[index],
             num_frames=data.NUM_FRAMES,
-            sampling_rate=data.SAMPLING_RATE,
+            sampling_rate=data.SAMPLING_RATE if sampling_rate is None else sampling_rate,
             target_fps=data.TARGET_FPS,
             clip_indices=clip_indices,
             num_clips=self._num_clips,
@@ -212,17 +218,21 @@ class Kinetics(Dataset):
             use_offset=data.USE_OFFSET_SAMPLING,
         )
 
-    def load_train_clip(self, index: int, random_flip: Optional[bool] = None) -> Tuple[torch.Tensor, int]:
+    def load_train_clip(
+        self, index: int, random_flip: Optional[bool] = None, shape: Optional[CropShape] = None
+    ) -> Tuple[torch.Tensor, int]:
         """One random, augmented ``C x T x H x W`` clip of video ``index`` and the frames decoded for it.
 
         With AUG.NUM_SAMPLE N > 1 (train split) the clip is decoded once and
         augmented N times: ``N x C x T x H x W``. ``random_flip`` overrides
-        DATA.RANDOM_FLIP. The recipe is slowfast.datasets.train_augment's.
+        DATA.RANDOM_FLIP; ``shape`` the crop (multigrid). The stride is DATA.SAMPLING_RATE
+        or, with MULTIGRID.LONG_CYCLE_SAMPLING_RATE, drawn up to it. The recipe is
+        slowfast.datasets.train_augment's.
         """
         if random_flip is None:
             random_flip = self.cfg.DATA.RANDOM_FLIP
-        decoded = self._decode(index, [-1])
-        clips = self._augment(decoded.clip(0), random_flip)
+        decoded = self._decode(index, [-1], train_sampling_rate(self.cfg))
+        clips = self._augment(decoded.clip(0), random_flip, shape=shape)
         return (clips[0] if len(clips) == 1 else torch.stack(clips)), decoded.num_decoded
 
     def load_test_views(self, index: int) -> Tuple[torch.Tensor, int]:

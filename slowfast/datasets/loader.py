@@ -5,10 +5,11 @@ from typing import Optional
 
 import torch
 from fvcore.common.config import CfgNode
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, RandomSampler
 from torch.utils.data.distributed import DistributedSampler
 
 from slowfast.datasets.build import build_dataset
+from slowfast.datasets.short_cycle import ShortCycleBatchSampler
 from slowfast.utils import distributed as du
 
 
@@ -36,8 +37,10 @@ def construct_loader(
     videos, i.e. about as many clips as the reference puts in one batch. With
     more than one process a DistributedSampler splits the data (call
     ``shuffle_dataset`` every epoch); training shuffles and drops the last
-    incomplete batch. ``is_precise_bn`` builds a training loader for
-    re-estimating BN statistics. ``dataset`` replaces the registered one
+    incomplete batch. With MULTIGRID.SHORT_CYCLE the training loader (not the
+    ``is_precise_bn`` one) batches with ``ShortCycleBatchSampler``: the batch
+    size and crop change from iteration to iteration. ``is_precise_bn`` builds a
+    training loader for re-estimating BN statistics. ``dataset`` replaces the registered one
     (benchmarks use it to compare decoding strategies).
     """
     if split not in ("train", "val", "test"):
@@ -60,6 +63,18 @@ def construct_loader(
         dataset = build_dataset(name, cfg, split)
     sampler = DistributedSampler(dataset, shuffle=shuffle) if world > 1 else None
     num_workers = cfg.DATA_LOADER.NUM_WORKERS
+    if split == "train" and cfg.MULTIGRID.SHORT_CYCLE and not is_precise_bn:
+        batch_sampler = ShortCycleBatchSampler(
+            sampler if sampler is not None else RandomSampler(dataset), batch_size, drop_last, cfg
+        )
+        return DataLoader(
+            dataset,
+            batch_sampler=batch_sampler,
+            num_workers=num_workers,
+            pin_memory=bool(cfg.DATA_LOADER.PIN_MEMORY) and torch.cuda.is_available(),
+            collate_fn=getattr(dataset, "collate_fn", None),
+            worker_init_fn=_ignore_stop_signals if num_workers > 0 else None,
+        )
     return DataLoader(
         dataset,
         batch_size=batch_size,

@@ -18,6 +18,7 @@ from iopath.common.file_io import g_pathmgr
 from slowfast.datasets import frame_list as fl
 from slowfast.datasets.build import DATASET_REGISTRY
 from slowfast.datasets.kinetics import DatasetFormatError
+from slowfast.datasets.short_cycle import CropShape
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +82,8 @@ class Ssv2(fl.FrameDataset):
     def test_clips(self, index: int) -> List[List[int]]:
         return [fl.ssv2_segment_indices(len(self._paths[index]), self.cfg.DATA.NUM_FRAMES)] * self._num_clips
 
-    def load_train_item(self, index: int) -> Tuple[torch.Tensor, int]:
+    def load_train_item(self, index: int, shape: Optional[CropShape] = None) -> Tuple[torch.Tensor, int]:
         """Random frame per segment in train; the middle ones (test frames) in val, both with spatial jitter."""
         rng = random if self.mode == "train" else None
         clip = fl.ssv2_segment_indices(len(self._paths[index]), self.cfg.DATA.NUM_FRAMES, rng)
-        return self.train_clip(index, clip), self._labels[index]
+        return self.train_clip(index, clip, shape), self._labels[index]

@@ -26,6 +26,7 @@ from fvcore.common.config import CfgNode
 from slowfast.datasets.build import DATASET_REGISTRY
 from slowfast.datasets.generated import atomic_write, ensure_generated, is_generated
 from slowfast.datasets.kinetics import Kinetics
+from slowfast.datasets.short_cycle import CropShape
 
 logger = logging.getLogger(__name__)
 
@@ -261,8 +262,8 @@ class Synthetic(Kinetics):
     def data_dir(self) -> str:
         return self._root
 
-    def load_train_item(self, index: int) -> Tuple[torch.Tensor, int, int]:
-        clip, decoded = self.load_train_clip(index, random_flip=False)
+    def load_train_item(self, index: int, shape: Optional[CropShape] = None) -> Tuple[torch.Tensor, int, int]:
+        clip, decoded = self.load_train_clip(index, random_flip=False, shape=shape)
         label = self._labels[index]
         if not (self.cfg.DATA.RANDOM_FLIP and self._mirror is not None):
             return clip, label, decoded

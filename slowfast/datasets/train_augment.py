@@ -29,6 +29,7 @@ from torch.utils.data._utils.collate import default_collate
 
 from slowfast.datasets import rand_augment, transform
 from slowfast.datasets.random_erasing import RandomErasing
+from slowfast.datasets.short_cycle import CropShape
 from slowfast.datasets.utils import normalize_to_cthw
 
 
@@ -137,24 +138,30 @@ class ClipAugmenter:
                 self.erasing = RandomErasing(aug.RE_PROB, mode=aug.RE_MODE, max_count=aug.RE_COUNT)
                 self.erase_first = not aug.RE_SPLIT
 
-    def one(self, frames: torch.Tensor, random_flip: bool, erase: bool, rng: Optional[random.Random] = None) -> torch.Tensor:
-        """One augmented ``C x T x H x W`` clip of uint8 ``T x H x W x C`` frames."""
+    def one(self, frames: torch.Tensor, random_flip: bool, erase: bool, rng: Optional[random.Random] = None,
+            shape: Optional[CropShape] = None) -> torch.Tensor:
+        """One augmented ``C x T x H x W`` clip of uint8 ``T x H x W x C`` frames.
+
+        ``shape`` (multigrid) replaces DATA.TRAIN_CROP_SIZE and the short-side jitter range.
+        """
+        crop_size = self.crop_size if shape is None else shape.crop_size
+        jitter_scales = self.jitter_scales if shape is None else (shape.min_scale, shape.max_scale)
         if self.rand_augment is not None:
             frames = self.rand_augment(frames, rng)
         elif self.color_jitter > 0:
             frames = color_jitter(frames, self.color_jitter, rng)
         clip = normalize_to_cthw(frames, self.mean, self.std)
         if self.rrc is not None:
-            clip = random_resized_crop(clip, self.crop_size, *self.rrc, motion_shift=self.motion_shift, rng=rng)
+            clip = random_resized_crop(clip, crop_size, *self.rrc, motion_shift=self.motion_shift, rng=rng)
             if random_flip:
                 clip, _ = transform.horizontal_flip(0.5, clip, rng=rng)
         else:
             clip, _ = transform.spatial_sampling(
                 clip,
                 spatial_idx=-1,
-                min_scale=self.jitter_scales[0],
-                max_scale=self.jitter_scales[1],
-                crop_size=self.crop_size,
+                min_scale=jitter_scales[0],
+                max_scale=jitter_scales[1],
+                crop_size=crop_size,
                 random_horizontal_flip=random_flip,
                 inverse_uniform_sampling=self.inverse_uniform,
                 rng=rng,
@@ -163,9 +170,11 @@ class ClipAugmenter:
             clip = self.erasing(clip, rng)
         return clip
 
-    def __call__(self, frames: torch.Tensor, random_flip: bool, rng: Optional[random.Random] = None) -> List[torch.Tensor]:
+    def __call__(self, frames: torch.Tensor, random_flip: bool, rng: Optional[random.Random] = None,
+                 shape: Optional[CropShape] = None) -> List[torch.Tensor]:
         return [
-            self.one(frames, random_flip, erase=(i > 0 or self.erase_first), rng=rng) for i in range(self.num_samples)
+            self.one(frames, random_flip, erase=(i > 0 or self.erase_first), rng=rng, shape=shape)
+            for i in range(self.num_samples)
         ]
 
 

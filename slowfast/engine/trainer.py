@@ -10,6 +10,7 @@ from fvcore.common.config import CfgNode
 import slowfast.checkpoint as cu
 from slowfast.datasets.loader import construct_loader, shuffle_dataset
 from slowfast.datasets.mixup import build_mixup
+from slowfast.engine.multigrid import MultigridPlan, changes_shape, rebuild_for_shape
 from slowfast.engine.placement import batch_to_device, prepare_model
 from slowfast.engine.preemption import PreemptionGuard
 from slowfast.engine.setup import setup_job
@@ -202,19 +203,33 @@ def calculate_and_update_precise_bn(cfg: CfgNode, loader, model: nn.Module, num_
     update_bn_stats(target, _precise_bn_inputs(cfg, loader, num_iters), num_iters)
 
 
-def _is_eval_epoch(cfg: CfgNode, cur_epoch: int) -> bool:
-    return cur_epoch + 1 == cfg.SOLVER.MAX_EPOCH or (cur_epoch + 1) % cfg.TRAIN.EVAL_PERIOD == 0
-
-
 def _make_scaler(cfg: CfgNode) -> torch.amp.GradScaler:
     device_type = "cuda" if cfg.NUM_GPUS > 0 else "cpu"
     fp16 = cfg.TRAIN.MIXED_PRECISION and cfg.TRAIN.MIXED_PRECISION_DTYPE == "float16"
     return torch.amp.GradScaler(device_type, enabled=fp16)
 
 
+def _build_loaders(cfg: CfgNode):
+    """Train, val (None without TRAIN.EVAL_PERIOD) and precise-BN loaders, and their meters."""
+    train_loader = construct_loader(cfg, "train")
+    val_loader = construct_loader(cfg, "val") if cfg.TRAIN.EVAL_PERIOD > 0 else None
+    precise_bn_loader = (
+        construct_loader(cfg, "train", is_precise_bn=True) if cfg.BN.USE_PRECISE_STATS else None
+    )
+    train_meter = TrainMeter(len(train_loader), cfg)
+    val_meter = ValMeter(len(val_loader), cfg) if val_loader is not None else None
+    return train_loader, val_loader, precise_bn_loader, train_meter, val_meter
+
+
 def train(cfg: CfgNode) -> Optional[Dict[str, float]]:
-    """Train `cfg`'s model from its start epoch (fresh, resumed or fine-tuned) to SOLVER.MAX_EPOCH."""
+    """Train `cfg`'s model from its start epoch (fresh, resumed or fine-tuned) to SOLVER.MAX_EPOCH.
+
+    With MULTIGRID.LONG_CYCLE / SHORT_CYCLE the run follows ``MultigridPlan``: a rescaled
+    solver, and the model, optimizer and loaders rebuilt whenever the epoch's shape changes.
+    """
     setup_job(cfg, "train")
+    plan = MultigridPlan(cfg)
+    cfg = plan.epoch_cfg(0)
     model = prepare_model(cfg, build_model(cfg))
     if cfg.LOG_MODEL_INFO and du.is_master_proc():
         from slowfast.models.stats import log_model_info
@@ -228,14 +243,12 @@ def train(cfg: CfgNode) -> Optional[Dict[str, float]]:
     if rng_states:
         # Continue the random streams (shuffling, augmentation, dropout) where the saved run left them.
         cu.set_rng_state(rng_states[min(du.get_rank(), len(rng_states) - 1)])
+    if changes_shape(cfg, plan.epoch_cfg(start_epoch)):
+        cfg = plan.epoch_cfg(start_epoch)
+        model, optimizer = rebuild_for_shape(cfg, model, optimizer)
+    plan.log_shape(cfg, start_epoch)
 
-    train_loader = construct_loader(cfg, "train")
-    val_loader = construct_loader(cfg, "val") if cfg.TRAIN.EVAL_PERIOD > 0 else None
-    precise_bn_loader = (
-        construct_loader(cfg, "train", is_precise_bn=True) if cfg.BN.USE_PRECISE_STATS else None
-    )
-    train_meter = TrainMeter(len(train_loader), cfg)
-    val_meter = ValMeter(len(val_loader), cfg) if val_loader is not None else None
+    train_loader, val_loader, precise_bn_loader, train_meter, val_meter = _build_loaders(cfg)
     writer = build_tensorboard_writer(cfg, "train")
 
     guard = PreemptionGuard(cfg, start)
@@ -243,15 +256,22 @@ def train(cfg: CfgNode) -> Optional[Dict[str, float]]:
     logger.info("Start epoch: %d", start_epoch + 1)
     last_stats: Optional[Dict[str, float]] = None
     for cur_epoch in range(start_epoch, cfg.SOLVER.MAX_EPOCH):
+        epoch_cfg = plan.epoch_cfg(cur_epoch)
+        if changes_shape(cfg, epoch_cfg):
+            cfg = guard.cfg = epoch_cfg
+            model, optimizer = rebuild_for_shape(cfg, model, optimizer)
+            plan.log_shape(cfg, cur_epoch)
+            train_loader, val_loader, precise_bn_loader, train_meter, val_meter = _build_loaders(cfg)
         shuffle_dataset(train_loader, cur_epoch)
         train_epoch(train_loader, model, optimizer, scaler, train_meter, cur_epoch, cfg, writer, guard)
-        evaluate = val_loader is not None and _is_eval_epoch(cfg, cur_epoch)
-        if cfg.BN.USE_PRECISE_STATS and (evaluate or cu.is_checkpoint_epoch(cfg, cur_epoch)):
+        evaluate = val_loader is not None and plan.is_eval_epoch(cur_epoch)
+        checkpoint = plan.is_checkpoint_epoch(cur_epoch)
+        if cfg.BN.USE_PRECISE_STATS and (evaluate or checkpoint):
             calculate_and_update_precise_bn(
                 cfg, precise_bn_loader, model, min(cfg.BN.NUM_BATCHES_PRECISE, len(precise_bn_loader))
             )
         _aggregate_sub_bn_stats(model)
-        if cu.is_checkpoint_epoch(cfg, cur_epoch):
+        if checkpoint:
             rng = cu.gather_rng_states()
             cu.save_checkpoint(cfg.OUTPUT_DIR, model, optimizer, cur_epoch, cfg, scaler=scaler, extra={"rng_states": rng})
             guard.prune()

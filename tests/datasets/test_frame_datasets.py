@@ -244,7 +244,7 @@ def test_unsupported_keys_are_refused(charades_dir, make_cfg):
 def test_charades_long_cycle_sampling_rate_is_drawn_in_training_only(make_cfg):
     import random
 
-    from slowfast.datasets.charades import train_sampling_rate
+    from slowfast.datasets.short_cycle import train_sampling_rate
 
     cfg = make_cfg("", DATA__SAMPLING_RATE=2)
     assert train_sampling_rate(cfg) == 2

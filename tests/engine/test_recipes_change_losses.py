@@ -51,10 +51,10 @@ def test_each_recipe_changes_the_first_logged_losses(tmp_path):
     assert not same, f"these recipes left the losses unchanged: {same}"
 
 
-def test_multigrid_is_refused_naming_the_key(tmp_path, capsys):
+def test_long_cycle_with_a_policy_that_ignores_solver_lrs_is_refused_naming_the_key(tmp_path, capsys):
     rc = run.main(["--cfg", str(REPO / "configs/Synthetic/SLOWFAST_R18_CPU.yaml"), *SHORT_RUN,
                    "OUTPUT_DIR", str(tmp_path), "MULTIGRID.LONG_CYCLE", "True", "MULTIGRID.SHORT_CYCLE", "True"])
     err = capsys.readouterr().err
     assert rc == 2
-    for key in ("MULTIGRID.LONG_CYCLE", "MULTIGRID.SHORT_CYCLE"):
-        assert f"{key} = True (from the command-line overrides) is not supported: multigrid training" in err
+    assert "SOLVER.LR_POLICY = 'cosine' (from " in err and "use steps_with_relative_lrs" in err
+    assert "SOLVER.STEPS = [] (from" in err
