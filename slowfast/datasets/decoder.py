@@ -11,6 +11,12 @@ follows PySlowFast's rules exactly (``docs/DATA_SAMPLING.md``):
 * the kept frames are sorted by pts, and the clip's ``T`` frames are picked
   from them by ``sampling.clip_frame_indices``.
 
+Only work that cannot change a clip is avoided: packets before every open
+window are decoded with ``skip_frame = NONREF`` (a non-reference frame there
+would be dropped, and no kept frame depends on it), and only the frames that
+the clips pick are converted to RGB, through one libswscale context in the
+calling thread (the values of ``frame.to_rgb()``).
+
 Streams without a frame count or a duration (some webm, mkv, mpegts or raw
 streams) are decoded whole and the same rules are applied to frame indices.
 The tests check this path against the literal one-seek-per-clip procedure
@@ -84,8 +90,11 @@ class DecodedClips:
     whole_video: bool
 
     def clip(self, k: int) -> torch.Tensor:
-        """The ``T x H x W x 3`` uint8 frames of clip ``k``."""
-        return self.frames[self.clip_index[k]]
+        """The ``T x H x W x 3`` uint8 frames of clip ``k`` (``frames`` itself when that is the clip, no copy)."""
+        index = self.clip_index[k]
+        if len(index) == len(self.frames) and torch.equal(index, torch.arange(len(index))):
+            return self.frames
+        return self.frames[index]
 
 
 def parse_decode_threads(value: DecodeThreads) -> DecodeThreads:
