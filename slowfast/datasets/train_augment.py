@@ -12,7 +12,8 @@ one decode, several independently augmented clips), in PySlowFast's order:
    and TRAIN_JITTER_ASPECT_RELATIVE are set (two boxes interpolated over time
    with DATA.TRAIN_JITTER_MOTION_SHIFT), else short-side jitter in
    DATA.TRAIN_JITTER_SCALES and a random crop; then a horizontal flip
-   (DATA.RANDOM_FLIP);
+   (DATA.RANDOM_FLIP). The short-side path computes steps 2-3 on the crop only
+   (``short_side_jitter_crop``), with the values of the whole-frame order;
 4. with AUG.ENABLE and AUG.RE_PROB > 0: random erasing (AUG.RE_MODE,
    AUG.RE_COUNT); with AUG.RE_SPLIT the first copy is left unerased.
 
