@@ -11,6 +11,12 @@ follows PySlowFast's rules exactly (``docs/DATA_SAMPLING.md``):
 * the kept frames are sorted by pts, and the clip's ``T`` frames are picked
   from them by ``sampling.clip_frame_indices``.
 
+Only work that cannot change a clip is avoided: packets before every open
+window are decoded with ``skip_frame = NONREF`` (a non-reference frame there
+would be dropped, and no kept frame depends on it), and only the frames that
+the clips pick are converted to RGB, through one libswscale context in the
+calling thread (the values of ``frame.to_rgb()``).
+
 Streams without a frame count or a duration (some webm, mkv, mpegts or raw
 streams) are decoded whole and the same rules are applied to frame indices.
 The tests check this path against the literal one-seek-per-clip procedure
@@ -20,11 +26,12 @@ The tests check this path against the literal one-seek-per-clip procedure
 import random
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import av
 import numpy as np
 import torch
+from av.video.reformatter import VideoReformatter
 from iopath.common.file_io import g_pathmgr
 
 from slowfast.datasets import sampling
@@ -83,8 +90,11 @@ class DecodedClips:
     whole_video: bool
 
     def clip(self, k: int) -> torch.Tensor:
-        """The ``T x H x W x 3`` uint8 frames of clip ``k``."""
-        return self.frames[self.clip_index[k]]
+        """The ``T x H x W x 3`` uint8 frames of clip ``k`` (``frames`` itself when that is the clip, no copy)."""
+        index = self.clip_index[k]
+        if len(index) == len(self.frames) and torch.equal(index, torch.arange(len(index))):
+            return self.frames
+        return self.frames[index]
 
 
 def parse_decode_threads(value: DecodeThreads) -> DecodeThreads:
@@ -160,8 +170,15 @@ def stream_info(stream: "av.video.stream.VideoStream") -> StreamInfo:
     )
 
 
-def _frame_to_rgb(frame: "av.VideoFrame") -> np.ndarray:
-    return frame.to_ndarray(format="rgb24")
+def _frames_to_rgb(frames: Sequence["av.VideoFrame"]) -> np.ndarray:
+    """``N x H x W x 3`` uint8 RGB of ``frames``: libswscale's conversion, the values of ``frame.to_rgb()``.
+
+    One swscale context serves all the frames, in the calling thread: by default
+    PyAV builds a context and a thread pool for every frame, which costs several
+    times the conversion itself at Kinetics resolution.
+    """
+    reformatter = VideoReformatter()
+    return np.stack([reformatter.reformat(f, format="rgb24", threads=1).to_ndarray() for f in frames])
 
 
 class _Window:
@@ -186,12 +203,37 @@ class _Window:
         return sorted(self.frames.items(), key=lambda item: item[0])
 
 
-def _decode_frames(container: "av.container.InputContainer", stream: "av.video.stream.VideoStream",
-                   path: str) -> Iterator["av.VideoFrame"]:
+def _decode_frames(
+    container: "av.container.InputContainer",
+    stream: "av.video.stream.VideoStream",
+    path: str,
+    skip_below: Optional[Callable[[], Optional[int]]] = None,
+) -> Iterator["av.VideoFrame"]:
+    """The decoded frames of ``stream`` from the current position.
+
+    With ``skip_below``, a packet whose pts is below the value it returns (checked
+    before each packet) is decoded with ``skip_frame = NONREF``: the decoder drops
+    it if no other frame refers to it. Every other frame comes out as without
+    skipping, so the caller must only skip frames that it would drop anyway.
+    """
+    ctx = stream.codec_context
+    skipping = False
     try:
-        yield from container.decode(stream)
+        if skip_below is None:
+            yield from container.decode(stream)
+            return
+        for packet in container.demux(stream):
+            limit = skip_below()
+            skip = limit is not None and packet.pts is not None and packet.pts < limit
+            if skip != skipping:
+                ctx.skip_frame = "NONREF" if skip else "DEFAULT"
+                skipping = skip
+            yield from packet.decode()
     except av.FFmpegError as exc:
         raise DecodeError(path, f"decoding failed: {exc}") from exc
+    finally:
+        if skipping:
+            ctx.skip_frame = "DEFAULT"
 
 
 def _seek(container: "av.container.InputContainer", stream: "av.video.stream.VideoStream", target: int,
@@ -232,10 +274,14 @@ def _decode_pts_windows(
     target = max(pending[0].start - SEEK_MARGIN, 0)
     if target > 0:
         _seek(container, stream, target, path)
+    def first_open_start() -> Optional[int]:
+        # Frames before every open window are dropped: their non-reference ones need not be decoded.
+        return min((w.start for w in pending if not w.done), default=None)
+
     while True:
         jump: Optional[_Window] = None
         last_pts = 0
-        for frame in _decode_frames(container, stream, path):
+        for frame in _decode_frames(container, stream, path, skip_below=first_open_start):
             num_decoded += 1
             pts = frame.pts
             if pts is None:
@@ -380,8 +426,7 @@ def _gather(
                 picked.append(frames[i])
             row.append(slot[key])
         rows.append(row)
-    arrays = [_frame_to_rgb(f) for f in picked]
-    stacked = torch.from_numpy(np.stack(arrays))
+    stacked = torch.from_numpy(_frames_to_rgb(picked))
     return DecodedClips(
         frames=stacked,
         clip_index=torch.tensor(rows, dtype=torch.long),

@@ -12,7 +12,8 @@ one decode, several independently augmented clips), in PySlowFast's order:
    and TRAIN_JITTER_ASPECT_RELATIVE are set (two boxes interpolated over time
    with DATA.TRAIN_JITTER_MOTION_SHIFT), else short-side jitter in
    DATA.TRAIN_JITTER_SCALES and a random crop; then a horizontal flip
-   (DATA.RANDOM_FLIP);
+   (DATA.RANDOM_FLIP). The short-side path computes steps 2-3 on the crop only
+   (``short_side_jitter_crop``), with the values of the whole-frame order;
 4. with AUG.ENABLE and AUG.RE_PROB > 0: random erasing (AUG.RE_MODE,
    AUG.RE_COUNT); with AUG.RE_SPLIT the first copy is left unerased.
 
@@ -99,6 +100,55 @@ def random_resized_crop(
     return out
 
 
+# Source pixels (x channels) that short_side_jitter_crop resamples at once.
+_CHUNK_ELEMENTS = 1 << 18
+
+
+def short_side_jitter_crop(
+    frames: torch.Tensor,
+    mean: Sequence[float],
+    std: Sequence[float],
+    min_scale: int,
+    max_scale: int,
+    crop_size: int,
+    random_flip: bool,
+    inverse_uniform_sampling: bool = False,
+    rng: Optional[random.Random] = None,
+) -> torch.Tensor:
+    """``transform.spatial_sampling(normalize_to_cthw(frames, mean, std), -1, ...)`` of uint8
+    ``T x H x W x C`` frames, computed on the crop only.
+
+    The same draws in the same order (short side, crop corner, flip) and the same
+    values: the crop's outputs are resampled from the normalised source window they
+    read (``transform.linear_taps`` / ``resample_bilinear``), so neither the whole
+    frames are normalised nor the whole scaled frames computed.
+    """
+    rng = rng or random
+    height, width = frames.shape[1:3]
+    new_h, new_w = transform.scaled_size(height, width, transform.jitter_size(min_scale, max_scale,
+                                                                              inverse_uniform_sampling, rng))
+    y, x = transform.random_crop_offsets(new_h, new_w, crop_size, rng)
+    flip = random_flip and rng.random() < 0.5  # transform.horizontal_flip(0.5, ...)'s draw
+    if (new_h, new_w) == (height, width):
+        clip = normalize_to_cthw(frames[:, y : y + crop_size, x : x + crop_size], mean, std)
+        return clip.flip(-1) if flip else clip
+    rows = transform.linear_taps(height, new_h, y, crop_size)
+    cols = transform.linear_taps(width, new_w, x, crop_size)
+    if flip:
+        cols = cols.flipped()
+    top, left = int(rows.lo.min()), int(cols.lo.min())
+    bottom, right = int(rows.hi.max()) + 1, int(cols.hi.max()) + 1
+    rows, cols = rows.shifted(top), cols.shifted(left)
+    window = frames[:, top:bottom, left:right].transpose(1, 2)  # W x H planes: resample_bilinear gathers rows
+    out = torch.empty((frames.shape[3], frames.shape[0], crop_size, crop_size), dtype=torch.float32)
+    # A few frames at a time, so that the intermediate planes stay in the CPU cache (3x faster than all at once).
+    step = max(1, _CHUNK_ELEMENTS // window[0].numel())
+    for t in range(0, frames.shape[0], step):
+        planes = normalize_to_cthw(window[t : t + step], mean, std)
+        transform.resample_bilinear(planes, rows, cols, transposed=True, out=out[:, t : t + step])
+    return out
+
+
 def color_jitter(frames: torch.Tensor, strength: float, rng: Optional[random.Random] = None) -> torch.Tensor:
     """Brightness, contrast and saturation jitter of uint8 ``T x H x W x C`` frames, one draw per clip."""
     rng = rng or random
@@ -150,22 +200,14 @@ class ClipAugmenter:
             frames = self.rand_augment(frames, rng)
         elif self.color_jitter > 0:
             frames = color_jitter(frames, self.color_jitter, rng)
-        clip = normalize_to_cthw(frames, self.mean, self.std)
-        if self.rrc is not None:
+        if self.rrc is None:
+            clip = short_side_jitter_crop(frames, self.mean, self.std, jitter_scales[0], jitter_scales[1],
+                                          crop_size, random_flip, self.inverse_uniform, rng)
+        else:
+            clip = normalize_to_cthw(frames, self.mean, self.std)
             clip = random_resized_crop(clip, crop_size, *self.rrc, motion_shift=self.motion_shift, rng=rng)
             if random_flip:
                 clip, _ = transform.horizontal_flip(0.5, clip, rng=rng)
-        else:
-            clip, _ = transform.spatial_sampling(
-                clip,
-                spatial_idx=-1,
-                min_scale=jitter_scales[0],
-                max_scale=jitter_scales[1],
-                crop_size=crop_size,
-                random_horizontal_flip=random_flip,
-                inverse_uniform_sampling=self.inverse_uniform,
-                rng=rng,
-            )
         if erase and self.erasing is not None:
             clip = self.erasing(clip, rng)
         return clip

@@ -10,7 +10,7 @@ seeds differently in each worker.
 """
 
 import random
-from typing import Any, Optional, Tuple
+from typing import Any, NamedTuple, Optional, Tuple
 
 import numpy as np
 import torch
@@ -53,15 +53,96 @@ def resize(frames: torch.Tensor, height: int, width: int, boxes: Boxes = None) -
     return out, boxes
 
 
+class LinearTaps(NamedTuple):
+    """Where the outputs of a bilinear resize along one axis read their input: ``lo * w_lo + hi * w_hi``.
+
+    ``lo`` and ``hi`` are int64 source indices, ``w_lo`` and ``w_hi`` float32 weights, one per output.
+    """
+
+    lo: torch.Tensor
+    hi: torch.Tensor
+    w_lo: torch.Tensor
+    w_hi: torch.Tensor
+
+    def shifted(self, offset: int) -> "LinearTaps":
+        """The same taps on an input whose index 0 is this input's index ``offset``."""
+        return LinearTaps(self.lo - offset, self.hi - offset, self.w_lo, self.w_hi)
+
+    def flipped(self) -> "LinearTaps":
+        """The taps of the outputs in reverse order (a horizontal flip after the resize)."""
+        return LinearTaps(*(t.flip(0) for t in self))
+
+
+def linear_taps(in_size: int, out_size: int, start: int = 0, count: Optional[int] = None) -> LinearTaps:
+    """Taps of outputs ``start .. start + count - 1`` of a bilinear resize (``align_corners=False``) of
+    ``in_size`` inputs to ``out_size`` outputs.
+
+    The indices and weights are those of PyTorch's CPU kernel behind
+    ``F.interpolate``: scale ``in_size / out_size`` in float32, source coordinate
+    ``scale * (i + 0.5) - 0.5`` rounded once (a fused multiply-add) and clamped
+    at 0, ``w_hi`` its fractional part, ``w_lo = 1 - w_hi``; an axis whose size
+    does not change is copied (``w_lo = 1``, ``w_hi = 0``).
+    """
+    count = out_size - start if count is None else count
+    index = np.arange(start, start + count, dtype=np.int64)
+    if in_size == out_size:
+        lo = hi = index
+        w_hi = np.zeros(count, np.float32)
+    else:
+        scale = np.float32(in_size) / np.float32(out_size)
+        centre = index.astype(np.float32) + np.float32(0.5)
+        # The float64 product of two float32 values is exact, so one rounding to float32 is the fma's.
+        src = (np.float64(scale) * centre.astype(np.float64) - 0.5).astype(np.float32)
+        src = np.maximum(src, np.float32(0.0))
+        lo = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+        w_hi = np.clip(src - lo.astype(np.float32), np.float32(0.0), np.float32(1.0))
+        hi = lo + (lo < in_size - 1)
+    w_lo = np.float32(1.0) - w_hi
+    return LinearTaps(*(torch.from_numpy(np.ascontiguousarray(a)) for a in (lo, hi, w_lo, w_hi)))
+
+
+def resample_bilinear(
+    frames: torch.Tensor,
+    rows: LinearTaps,
+    cols: LinearTaps,
+    transposed: bool = False,
+    out: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """Bilinear resampling of the float planes of ``frames`` at the given taps: ``[..., len(rows), len(cols)]``.
+
+    The planes are ``[..., H, W]``, or ``[..., W, H]`` with ``transposed`` (the
+    cheaper input: both passes then gather whole rows). Evaluates
+    ``(x[lo, lo] * wc_lo + x[lo, hi] * wc_hi) * wr_lo + (...) * wr_hi`` in the
+    order and with the fused multiply-adds of PyTorch's CPU bilinear kernel (the
+    one ``F.interpolate`` runs on a ``C x T x H x W`` clip), so that with the taps
+    of ``linear_taps`` the outputs are that kernel's, bit for bit where
+    ``torch.addcmul`` and the kernel both fuse (x86 CPUs with AVX2 or AVX-512),
+    and within a few float32 ulps elsewhere. Only the requested outputs are
+    computed: a crop of a resized frame costs what the crop costs. With ``out``
+    (a tensor or view of the output's shape) the result is written there.
+    """
+    planes = frames if transposed else frames.transpose(-1, -2)
+    # Along the width, for every source row: t = x[..., lo] * w_lo + (x[..., hi] * w_hi).
+    t = planes.index_select(-2, cols.hi).mul_(cols.w_hi.unsqueeze(-1))
+    t.addcmul_(planes.index_select(-2, cols.lo), cols.w_lo.unsqueeze(-1))
+    t = t.transpose(-1, -2).contiguous()
+    # Along the height: out = t[lo] * w_lo + (t[hi] * w_hi).
+    if out is None:
+        out = t.index_select(-2, rows.hi).mul_(rows.w_hi.unsqueeze(-1))
+    else:
+        torch.mul(t.index_select(-2, rows.hi), rows.w_hi.unsqueeze(-1), out=out)
+    return out.addcmul_(t.index_select(-2, rows.lo), rows.w_lo.unsqueeze(-1))
+
+
 def short_side_scale(frames: torch.Tensor, size: int, boxes: Boxes = None) -> Tuple[torch.Tensor, Boxes]:
     """Scale so that the short side equals ``size``; the long side becomes ``floor(long * size / short)``.
 
     Frames whose short side already equals ``size`` are returned unchanged.
     """
     height, width = frames.shape[-2:]
-    if (width <= height and width == size) or (height <= width and height == size):
+    new_h, new_w = scaled_size(height, width, size)
+    if (new_h, new_w) == (height, width):
         return frames, boxes
-    new_h, new_w = short_side_size(height, width, size)
     return resize(frames, new_h, new_w, boxes)
 
 
@@ -78,12 +159,24 @@ def random_short_side_scale_jitter(
     With ``inverse_uniform_sampling`` the size is drawn uniformly in ``1 / size``
     instead, which favours small scales.
     """
+    size = jitter_size(min_size, max_size, inverse_uniform_sampling, rng)
+    return short_side_scale(frames, size, boxes)
+
+
+def jitter_size(min_size: int, max_size: int, inverse_uniform_sampling: bool = False,
+                rng: Optional[random.Random] = None) -> int:
+    """The short side drawn by ``random_short_side_scale_jitter``."""
     rng = rng or random
     if inverse_uniform_sampling:
-        size = int(round(1.0 / rng.uniform(1.0 / max_size, 1.0 / min_size)))
-    else:
-        size = int(round(rng.uniform(min_size, max_size)))
-    return short_side_scale(frames, size, boxes)
+        return int(round(1.0 / rng.uniform(1.0 / max_size, 1.0 / min_size)))
+    return int(round(rng.uniform(min_size, max_size)))
+
+
+def scaled_size(height: int, width: int, size: int) -> Tuple[int, int]:
+    """``(height, width)`` after ``short_side_scale(frames, size)``."""
+    if (width <= height and width == size) or (height <= width and height == size):
+        return height, width
+    return short_side_size(height, width, size)
 
 
 def crop(frames: torch.Tensor, y: int, x: int, size: int, boxes: Boxes = None) -> Tuple[torch.Tensor, Boxes]:
@@ -109,13 +202,16 @@ def random_crop(
     frames: torch.Tensor, size: int, boxes: Boxes = None, rng: Optional[random.Random] = None
 ) -> Tuple[torch.Tensor, Boxes]:
     """Crop ``size x size`` at an offset drawn uniformly over every valid position."""
+    y, x = random_crop_offsets(frames.shape[-2], frames.shape[-1], size, rng)
+    return crop(frames, y, x, size, boxes)
+
+
+def random_crop_offsets(height: int, width: int, size: int, rng: Optional[random.Random] = None) -> Tuple[int, int]:
+    """The ``(y, x)`` corner drawn by ``random_crop``: uniform over every valid position."""
     rng = rng or random
-    height, width = frames.shape[-2:]
     if height < size or width < size:
         raise ValueError(f"cannot crop {size}x{size} from a {height}x{width} image")
-    y = rng.randint(0, height - size)
-    x = rng.randint(0, width - size)
-    return crop(frames, y, x, size, boxes)
+    return rng.randint(0, height - size), rng.randint(0, width - size)
 
 
 def horizontal_flip(

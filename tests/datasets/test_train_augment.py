@@ -106,3 +106,28 @@ def test_repeated_augmentation_collates_multi_label_rows():
     item = ([torch.zeros(2, 3, 1, 4, 4)], rows, 0, {"skipped": 0})
     _, labels, _, _ = repeated_aug_collate([item, item])
     assert labels.shape == (4, 3) and torch.equal(labels[3], rows[0])
+
+
+# Scaled frames with height + width > 128, where F.interpolate runs the kernel that resample_bilinear mirrors.
+@pytest.mark.parametrize("hw,scales,inverse", [((72, 96), (72, 90), False), ((96, 72), (72, 90), True),
+                                               ((72, 96), (72, 72), False), ((48, 200), (52, 70), False)])
+def test_short_side_jitter_crop_equals_normalise_then_spatial_sampling(hw, scales, inverse):
+    from slowfast.datasets import transform
+    from slowfast.datasets.train_augment import short_side_jitter_crop
+    from slowfast.datasets.utils import normalize_to_cthw
+
+    frames = torch.randint(0, 256, (5, *hw, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    mean, std = [0.45, 0.4, 0.5], [0.225, 0.25, 0.2]
+    exact = torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")  # see test_transforms
+    for seed in range(12):
+        rng_fast, rng_plain = random.Random(seed), random.Random(seed)
+        got = short_side_jitter_crop(frames, mean, std, *scales, 48, True, inverse, rng_fast)
+        want, _ = transform.spatial_sampling(normalize_to_cthw(frames, mean, std), -1, *scales, 48, True, inverse,
+                                             rng=rng_plain)
+        assert got.shape == want.shape == (3, 5, 48, 48) and got.is_contiguous()
+        assert torch.equal(got, want) if exact else (got - want).abs().max() <= 1e-5
+        assert rng_fast.random() == rng_plain.random()  # the same draws were consumed
+    without_flip = short_side_jitter_crop(frames, mean, std, *scales, 48, False, inverse, random.Random(3))
+    want, _ = transform.spatial_sampling(normalize_to_cthw(frames, mean, std), -1, *scales, 48, False, inverse,
+                                         rng=random.Random(3))
+    assert torch.equal(without_flip, want) if exact else (without_flip - want).abs().max() <= 1e-5

@@ -139,3 +139,52 @@ def test_pack_pathways():
     rgb = torch.stack([torch.full((16, 2, 2), float(c)) for c in range(3)])
     slow, fast = pack_pathway_output(cfg, rgb)
     assert fast[:, 0, 0, 0].tolist() == [2.0, 1.0, 0.0] and slow.shape == (3, 2, 2, 2)
+
+
+# Where torch.addcmul and ATen's generic CPU bilinear kernel both use fused multiply-adds, resample_bilinear
+# is bit-exact; elsewhere, and against the vectorised kernel that F.interpolate picks for outputs with
+# height + width <= 128, it may differ by a few float32 ulps (values here are within [-5, 5]).
+EXACT_RESAMPLING = torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
+
+
+def assert_resampled_equal(got: torch.Tensor, want: torch.Tensor, resized_hw) -> None:
+    assert got.shape == want.shape
+    if EXACT_RESAMPLING and sum(resized_hw) > 128:
+        assert torch.equal(got, want)
+    else:
+        assert (got - want).abs().max() <= 1e-5
+
+
+@pytest.mark.parametrize("in_size,out_size", [(256, 288), (256, 320), (340, 383), (48, 40), (7, 7), (5, 9)])
+def test_linear_taps_are_interpolates_weights(in_size, out_size):
+    # A one-hot row per source index: the kernel's output at j is the weight it gives that source.
+    eye = torch.eye(in_size).view(1, in_size, 1, in_size)
+    weights = F.interpolate(eye, size=(1, out_size), mode="bilinear", align_corners=False)[0, :, 0, :]
+    taps = transform.linear_taps(in_size, out_size)
+    built = torch.zeros(in_size, out_size)
+    j = torch.arange(out_size)
+    built[taps.lo, j] += taps.w_lo
+    built[taps.hi, j] += taps.w_hi
+    assert torch.allclose(built, weights, atol=1e-6, rtol=0)
+    assert (taps.hi - taps.lo).le(1).all() and taps.lo.ge(0).all() and taps.hi.lt(in_size).all()
+
+
+@pytest.mark.parametrize("out_hw,y,x,size", [((288, 382), 30, 80, 224), ((40, 53), 0, 13, 40), ((61, 47), 5, 0, 33),
+                                             ((90, 68), 40, 20, 48)])
+def test_resample_at_crop_taps_equals_resize_then_crop(out_hw, y, x, size):
+    torch.manual_seed(0)
+    src = {(288, 382): (256, 340), (40, 53): (48, 64), (61, 47): (52, 40), (90, 68): (96, 72)}[out_hw]
+    clip = torch.randn(3, 6, *src)
+    want = transform.resize(clip, *out_hw)[0][..., y : y + size, x : x + size]
+    rows = transform.linear_taps(src[0], out_hw[0], y, size)
+    cols = transform.linear_taps(src[1], out_hw[1], x, size)
+    assert_resampled_equal(transform.resample_bilinear(clip, rows, cols), want, out_hw)
+    # Transposed planes and flipped column taps: the mirrored crop.
+    flipped = transform.resample_bilinear(clip.transpose(-1, -2).contiguous(), rows, cols.flipped(), transposed=True)
+    assert_resampled_equal(flipped, want.flip(-1), out_hw)
+    # Taps shifted onto the source window they read give the same outputs.
+    top, left = int(rows.lo.min()), int(cols.lo.min())
+    window = clip[..., top : int(rows.hi.max()) + 1, left : int(cols.hi.max()) + 1]
+    out = torch.empty_like(want)
+    transform.resample_bilinear(window, rows.shifted(top), cols.shifted(left), out=out)
+    assert_resampled_equal(out, want, out_hw)

@@ -183,3 +183,25 @@ def test_offset_sampling_windows_match_the_reference(tmp_path, K):
         assert clip_indices(decoded.clip(K - 1))[-1] == n - 1
     else:
         assert clip_indices(decoded.clip(0))[0] == 28
+
+
+def test_non_reference_frames_before_the_window_are_skipped_without_changing_the_clip(tmp_path):
+    # One keyframe: every window is reached by decoding from frame 0; B-frames before it need not be decoded.
+    path = write_video(str(tmp_path / "v.mp4"), num_frames=150, fps=30, gop=300)
+    fewer = 0
+    for seed in range(8):
+        got = decode(path, 8, 2, [-1], 1, rng=random.Random(seed))
+        ref, ref_decoded = decode_clip_reference(path, num_frames=8, sampling_rate=2, target_fps=30, clip_idx=-1,
+                                                 num_clips=1, rng=random.Random(seed))
+        assert torch.equal(got.clip(0), ref)
+        fewer += got.num_decoded < ref_decoded
+    assert fewer >= 6  # windows that start after a few B-frames
+
+
+def test_rgb_conversion_equals_pyav_to_rgb(tmp_path):
+    path = write_video(str(tmp_path / "v.mp4"), num_frames=12, fps=30, width=70, height=46)
+    with av.open(path) as c:
+        frames = list(c.decode(video=0))
+    want = [f.to_rgb().to_ndarray() for f in frames]
+    got = decoder._frames_to_rgb(frames)
+    assert got.shape == (12, 46, 70, 3) and all((g == w).all() for g, w in zip(got, want))
