@@ -85,13 +85,14 @@ def test_kinetics_jitter_range_follows_the_crop(video_dir, make_cfg):
     cfg = _multigrid(make_cfg(video_dir, DATA__PATH_PREFIX=str(video_dir)))
     ds = build_dataset("kinetics", cfg, "train")
     seen = []
-    real = transform.random_short_side_scale_jitter
+    real = transform.jitter_size
 
-    def spy(frames, min_size, max_size, *args, **kwargs):
+    def spy(min_size, max_size, *args, **kwargs):
         seen.append((min_size, max_size))
-        return real(frames, min_size, max_size, *args, **kwargs)
+        return real(min_size, max_size, *args, **kwargs)
 
-    with mock.patch.object(transform, "random_short_side_scale_jitter", spy):
+    # Both train paths (crop-first and spatial_sampling) draw the short side with jitter_size.
+    with mock.patch.object(transform, "jitter_size", spy):
         ds[(1, 0)]
         ds[(1, 2)]
     assert seen == [(24, 56), (48, 56)]  # round(48 * 20 / 40) for the half-size crop
