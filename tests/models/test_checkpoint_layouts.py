@@ -40,6 +40,10 @@ CONFIGS = [
 ]
 # The reference could not count RES_R50's FLOPs (its layout records the error instead).
 NO_REFERENCE_FLOPS = {"ImageNet/RES_R50"}
+# Where our config deliberately differs from the published one the layout was read off, and why.
+# RES_R50: PySlowFast's test transform scales the short side to TRAIN_CROP_SIZE (224) before the
+# TEST_CROP_SIZE crop, so its published 256 would crop outside the image (refused at validation).
+CONFIG_DEVIATIONS = {"ImageNet/RES_R50": {"test_crop_size": 224}}
 
 ALL = pytest.mark.parametrize("built", CONFIGS, indirect=True)
 # Full-size forwards of the 32-frame MViTs take ~30 s each on a busy core: their FLOP checks are slow.
@@ -66,7 +70,8 @@ def built(request):
 
 @ALL
 def test_model_class_and_head(built):
-    _, ref, cfg, model = built
+    name, ref, cfg, model = built
+    ref = {**ref, **CONFIG_DEVIATIONS.get(name, {})}
     assert type(model).__name__ == ref["model_class"]
     assert cfg.MODEL.ARCH == ref["arch"]
     assert cfg.MODEL.NUM_CLASSES == ref["num_classes"]
