@@ -1,5 +1,6 @@
 """DataLoader construction: batch size per process, distributed sampling, per-epoch shuffling."""
 
+import multiprocessing
 import signal
 from typing import Optional
 
@@ -24,6 +25,21 @@ def _ignore_stop_signals(worker_id: int) -> None:
     process finishes its iteration and checkpoints (slowfast.engine.preemption), then stops them."""
     for sig in (signal.SIGTERM, signal.SIGUSR1):
         signal.signal(sig, signal.SIG_IGN)
+
+
+def stop_loader_workers() -> int:
+    """Kill this process's loader workers (its daemonic child processes); returns how many.
+
+    For a job that fails: the workers ignore SIGTERM, which is what multiprocessing sends its
+    daemonic children at interpreter exit, so a process whose loop raised while a loader
+    iterator was still alive (held by the traceback) would wait on them forever.
+    """
+    workers = [p for p in multiprocessing.active_children() if p.daemon]
+    for process in workers:
+        process.kill()
+    for process in workers:
+        process.join(timeout=10)
+    return len(workers)
 
 
 def construct_loader(

@@ -8,7 +8,10 @@ from fvcore.common.config import CfgNode
 
 from slowfast.config.loading import ConfigError
 from slowfast.config.validation import world_size_of
+from slowfast.utils.logging import get_logger
 from slowfast.utils.parser import load_config, parse_args
+
+logger = get_logger(__name__)
 
 Job = Callable[[CfgNode], None]
 
@@ -47,10 +50,18 @@ def run_planned_jobs(plan: List[Tuple[CfgNode, List[Job]]], cfg: CfgNode) -> Non
 
     `cfg` is the config the launch was made with; every config in `plan` has its layout.
     """
+    from slowfast.datasets.loader import stop_loader_workers
+
     del cfg
-    for job_cfg, jobs in plan:
-        for job in jobs:
-            job(job_cfg)
+    try:
+        for job_cfg, jobs in plan:
+            for job in jobs:
+                job(job_cfg)
+    except BaseException:
+        stopped = stop_loader_workers()
+        if stopped:
+            logger.info("Stopped %d data-loader workers of the failed job.", stopped)
+        raise
 
 
 def _group_by_layout(plan: List[Tuple[CfgNode, List[Job]]]) -> List[List[Tuple[CfgNode, List[Job]]]]:

@@ -47,3 +47,16 @@ def test_rerun_resumes_and_trains_nothing_more(tmp_path, tiny_data_dir):
     epochs = [s["epoch"] for s in json_stats(log) if s["_type"] == "train_epoch"]
     assert epochs == ["1/1", "2/2"]
     assert proc.returncode == 0
+
+
+def test_a_training_error_with_loader_workers_exits_instead_of_hanging(tmp_path):
+    # Loader workers ignore SIGTERM (for preemption), which multiprocessing sends them at exit:
+    # a loop that raised with a live loader iterator used to wait on them forever.
+    proc = run_net(
+        ["--cfg", SYNTHETIC_CFG, *TINY, "DATA_LOADER.NUM_WORKERS", "1", "SOLVER.BASE_LR", "1e30",
+         "SOLVER.WARMUP_START_LR", "1e30", "OUTPUT_DIR", tmp_path / "out", "DATA.PATH_TO_DATA_DIR", tmp_path / "data"],
+        timeout=240, check=False,
+    )
+    assert proc.returncode == 1
+    assert "FloatingPointError: Loss is nan at epoch 1" in proc.stderr
+    assert "Stopped 1 data-loader workers of the failed job." in proc.stdout + proc.stderr
