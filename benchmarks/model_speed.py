@@ -1,8 +1,8 @@
 """Throughput and peak memory of the video models, per architecture and execution variant.
 
 For each MODEL.ARCH's Kinetics config (R50 for the ResNets, MViTv2-S 16x4 for mvit) it times inference (eval, no autograd) and a training
-step (forward, cross-entropy, backward, SGD step) on random clips, and prints a table of clips/s
-and peak memory for:
+step (forward, cross-entropy, backward, SGD step) on random clips, and prints a table of clips/s,
+ms per clip (1000 / clips/s) and peak memory for:
   fp32     float32, contiguous (NCDHW) tensors
   cl       float32, channels_last_3d model and inputs
   bf16     bfloat16 autocast (float32 weights)
@@ -195,14 +195,15 @@ def table_header(device: torch.device, title: str) -> str:
     return "\n".join([
         title,
         f"memory: {memory} (MB)",
-        f"{'arch':<11} {'variant':<8} {'infer clips/s':>13} {'train clips/s':>13} {'infer MB':>9} {'train MB':>9}",
+        f"{'arch':<11} {'variant':<8} {'infer clips/s':>13} {'train clips/s':>13} {'infer ms/clip':>13} "
+        f"{'train ms/clip':>13} {'infer MB':>9} {'train MB':>9}",
     ])  # fmt: skip
 
 
 def format_row(r: Result) -> str:
     return (
         f"{r.arch:<11} {r.variant:<8} {r.infer_clips_s:>13.2f} {r.train_clips_s:>13.2f} "
-        f"{r.infer_peak_mb:>9.0f} {r.train_peak_mb:>9.0f}"
+        f"{1000 / r.infer_clips_s:>13.0f} {1000 / r.train_clips_s:>13.0f} {r.infer_peak_mb:>9.0f} {r.train_peak_mb:>9.0f}"
     )
 
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 
 from slowfast.models.batchnorm_helper import NormModule
-from slowfast.models.common import SqueezeExcitation, drop_path
+from slowfast.models.common import Conv3d, SqueezeExcitation, drop_path
 from slowfast.models.nonlocal_helper import Nonlocal
 
 
@@ -34,7 +34,7 @@ class BasicTransform(nn.Module):
         block_idx: int = 0,
     ):
         super().__init__()
-        self.a = nn.Conv3d(
+        self.a = Conv3d(
             dim_in,
             dim_out,
             kernel_size=[temp_kernel_size, 3, 3],
@@ -44,7 +44,7 @@ class BasicTransform(nn.Module):
         )
         self.a_bn = norm_module(num_features=dim_out, eps=eps, momentum=bn_mmt)
         self.a_relu = nn.ReLU(inplace=inplace_relu)
-        self.b = nn.Conv3d(
+        self.b = Conv3d(
             dim_out,
             dim_out,
             kernel_size=[1, 3, 3],
@@ -88,7 +88,7 @@ class BottleneckTransform(nn.Module):
     ):
         super().__init__()
         str1x1, str3x3 = (stride, 1) if stride_1x1 else (1, stride)
-        self.a = nn.Conv3d(
+        self.a = Conv3d(
             dim_in,
             dim_inner,
             kernel_size=[temp_kernel_size, 1, 1],
@@ -98,7 +98,7 @@ class BottleneckTransform(nn.Module):
         )
         self.a_bn = norm_module(num_features=dim_inner, eps=eps, momentum=bn_mmt)
         self.a_relu = nn.ReLU(inplace=inplace_relu)
-        self.b = nn.Conv3d(
+        self.b = Conv3d(
             dim_inner,
             dim_inner,
             kernel_size=[1, 3, 3],
@@ -110,7 +110,7 @@ class BottleneckTransform(nn.Module):
         )
         self.b_bn = norm_module(num_features=dim_inner, eps=eps, momentum=bn_mmt)
         self.b_relu = nn.ReLU(inplace=inplace_relu)
-        self.c = nn.Conv3d(dim_inner, dim_out, kernel_size=[1, 1, 1], bias=False)
+        self.c = Conv3d(dim_inner, dim_out, kernel_size=[1, 1, 1], bias=False)
         self.c.final_conv = True
         self.c_bn = norm_module(num_features=dim_out, eps=eps, momentum=bn_mmt)
         self.c_bn.transform_final_bn = True
@@ -222,7 +222,7 @@ class ResBlock(nn.Module):
         super().__init__()
         self.drop_connect_rate = drop_connect_rate
         if dim_in != dim_out or stride != 1:
-            self.branch1 = nn.Conv3d(dim_in, dim_out, kernel_size=1, stride=[1, stride, stride], bias=False)
+            self.branch1 = Conv3d(dim_in, dim_out, kernel_size=1, stride=[1, stride, stride], bias=False)
             self.branch1_bn = norm_module(num_features=dim_out, eps=eps, momentum=bn_mmt)
         self.branch2 = trans_func(
             dim_in=dim_in,

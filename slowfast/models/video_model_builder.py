@@ -17,6 +17,7 @@ from fvcore.common.config import CfgNode
 from slowfast.models import head_helper, resnet_helper, stem_helper
 from slowfast.models.batchnorm_helper import NormModule, SubBatchNorm3d, get_norm
 from slowfast.models.build import MODEL_REGISTRY
+from slowfast.models.common import Conv3d
 
 # Blocks per stage (res2..res5) for each RESNET.DEPTH.
 _MODEL_STAGE_DEPTH: Dict[int, Tuple[int, int, int, int]] = {
@@ -74,7 +75,7 @@ class FuseFastToSlow(nn.Module):
     ):
         super().__init__()
         dim_out = dim_in * fusion_conv_channel_ratio
-        self.conv_f2s = nn.Conv3d(
+        self.conv_f2s = Conv3d(
             dim_in,
             dim_out,
             kernel_size=[fusion_kernel, 1, 1],
@@ -242,7 +243,9 @@ class _VideoResNet(nn.Module):
                 self.add_module(f"s{k + 2}_fuse", fusion(stage_out))
             if k == 0:
                 for p in range(n):
-                    self.add_module(f"pathway{p}_pool", nn.MaxPool3d(pool1[p], stride=pool1[p], padding=[0, 0, 0]))
+                    # A 1x1x1 max pool returns its input: skip the pass over the res2 features.
+                    pool = nn.Identity() if pool1[p] == [1, 1, 1] else nn.MaxPool3d(pool1[p], stride=pool1[p])
+                    self.add_module(f"pathway{p}_pool", pool)
             stage_in = stage_out
 
         # Frames per pathway at the head (the Slow pathway of SlowFast runs at 1/ALPHA).

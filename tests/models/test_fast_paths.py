@@ -93,3 +93,23 @@ def test_speed_benchmark_prints_a_table(capsys):
     assert [r[:2] for r in rows] == [["c2d", "fp32"], ["c2d", "cl+bf16"], ["slowfast", "fp32"], ["slowfast", "cl+bf16"]]
     assert all(float(r[2]) > 0 and float(r[3]) > 0 for r in rows)
     assert "RSS" in "\n".join(lines)
+
+
+@pytest.mark.parametrize("arch", ["slow", "slowfast"])
+def test_stem_pool_without_autograd_equals_the_autograd_pool(arch):
+    """The stem pools on channels_last_3d when no gradient is needed; max is exact, so bit-equal."""
+    _, model = _model(arch)
+    stem = model.s1.pathway0_stem.eval()
+    x = torch.randn(1, 3, 4, 32, 32)
+    with torch.enable_grad():
+        expected = stem.pool_layer(stem.relu(stem.bn(stem.conv(x.requires_grad_()))))
+    with torch.inference_mode():
+        got = stem(x.detach())
+    assert got.is_contiguous() and torch.equal(got, expected.detach())
+
+
+def test_identity_pathway_pool_is_skipped():
+    _, model = _model("slowfast")
+    assert isinstance(model.pathway0_pool, torch.nn.Identity) and isinstance(model.pathway1_pool, torch.nn.Identity)
+    _, model = _model("i3d")
+    assert isinstance(model.pathway0_pool, torch.nn.MaxPool3d)
