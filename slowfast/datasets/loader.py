@@ -35,6 +35,9 @@ def stop_loader_workers() -> int:
     iterator was still alive (held by the traceback) would wait on them forever.
     """
     workers = [p for p in multiprocessing.active_children() if p.daemon]
+    if workers and hasattr(signal, "SIGCHLD"):
+        # torch's SIGCHLD handler would turn these deaths into a new error that hides the job's own.
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     for process in workers:
         process.kill()
     for process in workers:
@@ -83,7 +86,7 @@ def construct_loader(
         batch_sampler = ShortCycleBatchSampler(
             sampler if sampler is not None else RandomSampler(dataset), batch_size, drop_last, cfg
         )
-        return DataLoader(
+        loader = DataLoader(
             dataset,
             batch_sampler=batch_sampler,
             num_workers=num_workers,
@@ -91,18 +94,29 @@ def construct_loader(
             collate_fn=getattr(dataset, "collate_fn", None),
             worker_init_fn=_ignore_stop_signals if num_workers > 0 else None,
         )
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=shuffle and sampler is None,
-        sampler=sampler,
-        num_workers=num_workers,
-        pin_memory=bool(cfg.DATA_LOADER.PIN_MEMORY) and torch.cuda.is_available(),
-        drop_last=drop_last,
-        collate_fn=getattr(dataset, "collate_fn", None),
-        persistent_workers=False,
-        worker_init_fn=_ignore_stop_signals if num_workers > 0 else None,
-    )
+    else:
+        loader = DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle and sampler is None,
+            sampler=sampler,
+            num_workers=num_workers,
+            pin_memory=bool(cfg.DATA_LOADER.PIN_MEMORY) and torch.cuda.is_available(),
+            drop_last=drop_last,
+            collate_fn=getattr(dataset, "collate_fn", None),
+            persistent_workers=False,
+            worker_init_fn=_ignore_stop_signals if num_workers > 0 else None,
+        )
+    if drop_last and len(loader) == 0:
+        # Training drops the last incomplete batch: every epoch would run no iteration at all.
+        raise ValueError(
+            f"The {name} {split} split has {len(sampler) if sampler is not None else len(dataset)} items on this "
+            f"process, too few for one full batch of {batch_size}"
+            f"{' (scaled up by the MULTIGRID short cycle)' if isinstance(loader.batch_sampler, ShortCycleBatchSampler) else ''}"
+            f" (TRAIN.BATCH_SIZE {cfg.TRAIN.BATCH_SIZE} over {world} processes): an epoch would "
+            "train on nothing. Lower TRAIN.BATCH_SIZE or add data."
+        )
+    return loader
 
 
 def shuffle_dataset(loader: DataLoader, cur_epoch: int) -> None:

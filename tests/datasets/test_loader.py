@@ -2,6 +2,7 @@
 
 import os
 
+import pytest
 import torch
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
@@ -58,3 +59,22 @@ def test_distributed_sampler_epoch(video_dir, make_cfg):
         orders.append(list(sampler))
     assert len(orders[0]) == 2 and len({tuple(o) for o in orders}) > 1
     shuffle_dataset(construct_loader(cfg, "train", dataset=dataset), 5)  # no sampler: nothing to do
+
+
+def test_a_train_split_smaller_than_one_batch_is_an_error_not_empty_epochs():
+    from slowfast.config import get_cfg
+    from slowfast.datasets.loader import construct_loader
+
+    class Three(torch.utils.data.Dataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return torch.zeros(1), 0, i, {}
+
+    cfg = get_cfg()
+    cfg.TRAIN.BATCH_SIZE = 4
+    cfg.DATA_LOADER.NUM_WORKERS = 0
+    with pytest.raises(ValueError, match=r"has 3 items on this process, too few for one full batch of 4 \(TRAIN"):
+        construct_loader(cfg, "train", dataset=Three())
+    assert len(construct_loader(cfg, "val", dataset=Three())) == 1

@@ -74,8 +74,8 @@ def test_kinetics_items_take_the_short_cycle_crop(video_dir, make_cfg):
     random.seed(0)
     assert _crop_sizes_of(loader) == [(4, 20)]  # 4 videos: one batch of 4 (the next would need 2)
     cfg.TRAIN.BATCH_SIZE = 2
-    loader = construct_loader(cfg, "train")
-    assert len(loader) == 0  # 8 clips needed for the first batch
+    with pytest.raises(ValueError, match=r"too few for one full batch of 2 \(scaled up by the MULTIGRID short cycle\)"):
+        construct_loader(cfg, "train")  # 8 clips needed for the first batch
     ds = build_dataset("kinetics", cfg, "train")
     assert ds[(0, 1)][0][-1].shape[-2:] == (28, 28) and ds[(0, 2)][0][-1].shape[-2:] == (40, 40)
     assert construct_loader(cfg, "train", is_precise_bn=True).batch_size == 2  # no short cycle there

@@ -60,3 +60,4 @@ def test_a_training_error_with_loader_workers_exits_instead_of_hanging(tmp_path)
     assert proc.returncode == 1
     assert "FloatingPointError: Loss is nan at epoch 1" in proc.stderr
     assert "Stopped 1 data-loader workers of the failed job." in proc.stdout + proc.stderr
+    assert "killed by signal" not in proc.stderr  # the job's own error is the one reported
