@@ -151,20 +151,23 @@ def _factor_list(value, pairs: bool) -> bool:
     """Whether ``value`` is a non-empty list of numbers in (0, 1] (of such pairs with ``pairs``)."""
     if not isinstance(value, (list, tuple)) or not value:
         return False
-    items = [v for pair in value for v in (pair if isinstance(pair, (list, tuple)) else [None])] if pairs else value
-    if pairs and not all(isinstance(p, (list, tuple)) and len(p) == 2 for p in value):
-        return False
-    return all(_is_number(v) and 0 < v <= 1 for v in items)
+    if pairs:
+        if not all(isinstance(p, (list, tuple)) and len(p) == 2 for p in value):
+            return False
+        value = [v for pair in value for v in pair]
+    return all(_is_number(v) and 0 < v <= 1 for v in value)
 
 
 def _multigrid_dataset_takes_crops(name: str) -> bool:
-    from slowfast.datasets.build import DATASET_REGISTRY
+    """Whether dataset ``name`` takes per-item crops (an unknown name is reported by the dataset checks)."""
+    from slowfast.datasets.build import dataset_class
     from slowfast.datasets.frame_list import FrameDataset
     from slowfast.datasets.kinetics import Kinetics
 
-    known = {registered.lower(): cls for registered, cls in DATASET_REGISTRY}
-    cls = known.get(name.lower())
-    return cls is None or issubclass(cls, (Kinetics, FrameDataset))
+    try:
+        return issubclass(dataset_class(name), (Kinetics, FrameDataset))
+    except KeyError:
+        return True
 
 
 def check_multigrid(cfg: CfgNode, defaults: CfgNode, origin: Origin) -> List[str]:

@@ -22,7 +22,7 @@ from slowfast.datasets import transform
 from slowfast.datasets.decoder import DecodeError
 from slowfast.datasets.kinetics import DatasetFormatError
 from slowfast.datasets.short_cycle import CropShape, ItemIndex, split_item_index, train_crop_shape
-from slowfast.datasets.train_augment import ClipAugmenter, repeated_aug_collate
+from slowfast.datasets.train_augment import ClipAugmenter, repeated_aug_collate, repeated_labels
 from slowfast.datasets.utils import normalize_to_cthw, pack_pathway_output, retry_with_other_items
 
 FRAME_LIST_HEADER = "original_vido_id"
@@ -262,8 +262,6 @@ class FrameDataset(Dataset):
         )
         self.num_skipped += skipped
         if self._augment.num_samples > 1:
-            # Repeated augmentation: one label per copy (repeated_aug_collate flattens them).
-            label = torch.as_tensor(label)
-            label = label.expand(self._augment.num_samples, *label.shape).clone()
+            label = repeated_labels(label, self._augment.num_samples)
         meta = {"skipped": skipped, "decoded_frames": self.cfg.DATA.NUM_FRAMES}
         return pack_pathway_output(self.cfg, frames), label, used, meta

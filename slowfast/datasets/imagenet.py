@@ -52,7 +52,7 @@ from slowfast.datasets.build import DATASET_REGISTRY
 from slowfast.datasets.frame_list import FrameReadError
 from slowfast.datasets.kinetics import DatasetFormatError
 from slowfast.datasets.random_erasing import RandomErasing
-from slowfast.datasets.train_augment import centred_crop_box, repeated_aug_collate
+from slowfast.datasets.train_augment import centred_crop_box, repeated_aug_collate, repeated_labels
 from slowfast.datasets.utils import normalize_to_cthw, retry_with_other_items
 
 logger = logging.getLogger(__name__)
@@ -321,5 +321,5 @@ class Imagenet(Dataset):
         self.num_skipped += skipped
         label = self._items[used][1]
         if self.num_samples > 1:
-            label = torch.full((self.num_samples,), label, dtype=torch.long)
+            label = repeated_labels(label, self.num_samples)
         return [image], label, used, {"skipped": skipped, "decoded_frames": 1}

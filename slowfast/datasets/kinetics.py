@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 from slowfast.datasets import decoder, sampling, transform
 from slowfast.datasets.build import DATASET_REGISTRY
 from slowfast.datasets.short_cycle import CropShape, ItemIndex, split_item_index, train_crop_shape, train_sampling_rate
-from slowfast.datasets.train_augment import ClipAugmenter, repeated_aug_collate
+from slowfast.datasets.train_augment import ClipAugmenter, repeated_aug_collate, repeated_labels
 from slowfast.datasets.utils import (
     normalize_to_cthw,
     pack_pathway_output,
@@ -190,11 +190,7 @@ class Kinetics(Dataset):
         inputs = pack_pathway_output(self.cfg, clip)
         if self._augment.num_samples > 1:
             # Repeated augmentation: N clips of one video, one label each (repeated_aug_collate flattens them).
-            # A list already holds one label per copy (Synthetic relabels flipped copies).
-            per_copy = isinstance(label, list)
-            label = torch.as_tensor(label)
-            if not per_copy:
-                label = label.expand(self._augment.num_samples, *label.shape).clone()
+            label = repeated_labels(label, self._augment.num_samples)
         return inputs, label, used, {"skipped": skipped, "decoded_frames": decoded}
 
     def load_train_item(self, index: int, shape: Optional[CropShape] = None) -> Tuple[torch.Tensor, int, int]:

@@ -86,35 +86,28 @@ def construct_loader(
         batch_sampler = ShortCycleBatchSampler(
             sampler if sampler is not None else RandomSampler(dataset), batch_size, drop_last, cfg
         )
-        loader = DataLoader(
-            dataset,
-            batch_sampler=batch_sampler,
-            num_workers=num_workers,
-            pin_memory=bool(cfg.DATA_LOADER.PIN_MEMORY) and torch.cuda.is_available(),
-            collate_fn=getattr(dataset, "collate_fn", None),
-            worker_init_fn=_ignore_stop_signals if num_workers > 0 else None,
-        )
+        batching = {"batch_sampler": batch_sampler}
     else:
-        loader = DataLoader(
-            dataset,
-            batch_size=batch_size,
-            shuffle=shuffle and sampler is None,
-            sampler=sampler,
-            num_workers=num_workers,
-            pin_memory=bool(cfg.DATA_LOADER.PIN_MEMORY) and torch.cuda.is_available(),
-            drop_last=drop_last,
-            collate_fn=getattr(dataset, "collate_fn", None),
-            persistent_workers=False,
-            worker_init_fn=_ignore_stop_signals if num_workers > 0 else None,
-        )
+        batch_sampler = None
+        batching = {"batch_size": batch_size, "shuffle": shuffle and sampler is None, "sampler": sampler,
+                    "drop_last": drop_last}
+    loader = DataLoader(
+        dataset,
+        **batching,
+        num_workers=num_workers,
+        pin_memory=bool(cfg.DATA_LOADER.PIN_MEMORY) and torch.cuda.is_available(),
+        collate_fn=getattr(dataset, "collate_fn", None),
+        persistent_workers=False,
+        worker_init_fn=_ignore_stop_signals if num_workers > 0 else None,
+    )
     if drop_last and len(loader) == 0:
         # Training drops the last incomplete batch: every epoch would run no iteration at all.
+        scaled = " (scaled up by the MULTIGRID short cycle)" if batch_sampler is not None else ""
         raise ValueError(
             f"The {name} {split} split has {len(sampler) if sampler is not None else len(dataset)} items on this "
-            f"process, too few for one full batch of {batch_size}"
-            f"{' (scaled up by the MULTIGRID short cycle)' if isinstance(loader.batch_sampler, ShortCycleBatchSampler) else ''}"
-            f" (TRAIN.BATCH_SIZE {cfg.TRAIN.BATCH_SIZE} over {world} processes): an epoch would "
-            "train on nothing. Lower TRAIN.BATCH_SIZE or add data."
+            f"process, too few for one full batch of {batch_size}{scaled} (TRAIN.BATCH_SIZE "
+            f"{cfg.TRAIN.BATCH_SIZE} over {world} processes): an epoch would train on nothing. "
+            "Lower TRAIN.BATCH_SIZE or add data."
         )
     return loader
 

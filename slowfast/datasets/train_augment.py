@@ -22,7 +22,7 @@ Validation and val clips get steps 2 and 3 with short-side jitter only.
 
 import math
 import random
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import torch
 from fvcore.common.config import CfgNode
@@ -218,6 +218,16 @@ class ClipAugmenter:
             self.one(frames, random_flip, erase=(i > 0 or self.erase_first), rng=rng, shape=shape)
             for i in range(self.num_samples)
         ]
+
+
+def repeated_labels(label: Any, num_samples: int) -> torch.Tensor:
+    """The labels of an item holding ``num_samples`` augmented copies, one per copy (for
+    ``repeated_aug_collate``): a list already holds one per copy (Synthetic relabels flipped
+    copies); any other label (a class index or a multi-hot row) is repeated."""
+    if isinstance(label, list):
+        return torch.as_tensor(label)
+    label = torch.as_tensor(label)
+    return label.expand(num_samples, *label.shape).clone()
 
 
 def repeated_aug_collate(batch):

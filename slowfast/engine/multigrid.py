@@ -87,4 +87,3 @@ def rebuild_for_shape(
     new_optimizer.load_state_dict(optimizer.state_dict())
     cu.set_rng_state(rng)
     return new_model, new_optimizer
-

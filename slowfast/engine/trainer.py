@@ -243,8 +243,9 @@ def train(cfg: CfgNode) -> Optional[Dict[str, float]]:
     if rng_states:
         # Continue the random streams (shuffling, augmentation, dropout) where the saved run left them.
         cu.set_rng_state(rng_states[min(du.get_rank(), len(rng_states) - 1)])
-    if changes_shape(cfg, plan.epoch_cfg(start_epoch)):
-        cfg = plan.epoch_cfg(start_epoch)
+    start_cfg = plan.epoch_cfg(start_epoch)
+    if changes_shape(cfg, start_cfg):
+        cfg = start_cfg
         model, optimizer = rebuild_for_shape(cfg, model, optimizer)
     plan.log_shape(cfg, start_epoch)
 

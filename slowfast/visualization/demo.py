@@ -24,9 +24,8 @@ import torch
 from fvcore.common.config import CfgNode
 
 import slowfast.checkpoint as cu
-from slowfast.engine.placement import model_device
+from slowfast.engine.placement import model_device, prepare_model
 from slowfast.engine.setup import seed_everything
-from slowfast.engine.placement import prepare_model
 from slowfast.models import build_model
 from slowfast.utils.logging import get_logger, setup_logging
 from slowfast.visualization.utils import Colormap, LabelPicker, class_names_or_ids, clip_to_inputs, draw_box, draw_text_lines
