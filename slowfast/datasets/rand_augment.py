@@ -1,16 +1,26 @@
-"""RandAugment for video clips on tensors (no PIL, no torchvision).
+"""RandAugment for video clips on 8-bit tensors (no PIL, no torchvision).
 
 A policy string such as ``rand-m7-n4-mstd0.5-inc1`` (AUG.AA_TYPE) picks ``n``
 operations per clip, uniformly with replacement; each runs with probability 0.5
 at magnitude ``m`` (out of 10), jittered by a normal of std ``mstd`` and clipped
 to [0, 10]; ``inc1`` selects the variants whose strength grows with the
 magnitude. Every random choice (which op, whether it runs, its magnitude and
-sign, the interpolation) is made once per clip, so all frames of a clip get the
-same transformation, as in PySlowFast. Ops act on 8-bit pixel values with the
-level mappings of timm's RandAugment (used by PySlowFast); images are rounded
-to 8 bits after every op, like PIL images.
+sign, the interpolation) is made once per clip (``RandAugment.draw``), so all
+frames of a clip get the same transformation, as in PySlowFast. Ops act on
+8-bit pixel values with the level mappings of timm's RandAugment (used by
+PySlowFast); images are rounded to 8 bits after every op, like PIL images.
 
-Frames are uint8 ``T x H x W x C`` (the decoder's layout) in and out.
+Frames are uint8 ``T x H x W x C`` (the decoder's layout) in and out, and stay
+8-bit between ops: the ops that send every value of a plane through one table
+(invert, posterize, solarize, brightness, auto-contrast, equalise, contrast)
+are table lookups, the others run in float32 a few frames at a time.
+
+The train crops read a window of the augmented frames only, so ``apply_ops``
+takes the window and computes each op on just the part of its output that the
+window depends on: a geometric op reads the bounding box of the window's
+preimage, sharpness one pixel around it, and auto-contrast, equalise and
+contrast take their statistics from the whole frame. The values are those of
+the whole-frame computation cropped to the window, bit for bit.
 """
 
 import math
@@ -19,8 +29,11 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+from slowfast.datasets.transform import Window, whole_window
 
 MAX_LEVEL = 10.0
 FILL = 128.0
@@ -30,9 +43,20 @@ AA_TYPE_FORM = "rand[-m<int 0..10>][-n<int >= 1>][-mstd<float >= 0>][-inc<0|1>],
 # Luma weights of PIL's RGB -> L conversion.
 _LUMA = (0.299, 0.587, 0.114)
 
+# Float elements per chunk of the float ops: a few frames, so that the intermediates stay in the CPU cache.
+_CHUNK_ELEMENTS = 1 << 18
+
+# Source pixels a geometric op's sampling reaches beyond its sample point (bicubic: 2, with one to spare).
+_SAMPLING_MARGIN = 3
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Value tables: what an op does to the 8-bit values of one plane. ``v`` holds 0..255 as float32; the tables are
+# rounded and clamped to 8 bits like the op's output.
+
 
 def _gray(x: torch.Tensor) -> torch.Tensor:
-    """``T x 1 x H x W`` 8-bit luma of ``T x 3 x H x W`` frames."""
+    """``T x 1 x H x W`` 8-bit luma of ``T x 3 x H x W`` float frames."""
     return (x[:, 0:1] * _LUMA[0] + x[:, 1:2] * _LUMA[1] + x[:, 2:3] * _LUMA[2]).round()
 
 
@@ -40,22 +64,76 @@ def _blend(degenerate: torch.Tensor, x: torch.Tensor, factor: float) -> torch.Te
     return degenerate + factor * (x - degenerate)
 
 
-def auto_contrast(x: torch.Tensor) -> torch.Tensor:
+def _values() -> torch.Tensor:
+    return torch.arange(256, dtype=torch.float32)
+
+
+def _to_8bit(x: torch.Tensor) -> torch.Tensor:
+    return x.round().clamp(0.0, 255.0)
+
+
+def _invert_table() -> torch.Tensor:
+    return 255.0 - _values()
+
+
+def _posterize_table(bits: int) -> torch.Tensor:
+    """Keep the ``bits`` most significant bits of each value."""
+    v = _values()
+    if bits >= 8:
+        return v
+    return torch.bitwise_and(v.to(torch.uint8), (0xFF << (8 - bits)) & 0xFF).float()
+
+
+def _solarize_table(threshold: float) -> torch.Tensor:
+    """Invert the values at or above ``threshold``."""
+    v = _values()
+    return torch.where(v >= threshold, 255.0 - v, v)
+
+
+def _solarize_add_table(add: float, threshold: float = 128.0) -> torch.Tensor:
+    """Add ``add`` (saturating at 255) to the values below ``threshold``."""
+    v = _values()
+    return torch.where(v < threshold, (v + add).clamp(max=255.0), v)
+
+
+def _brightness_table(factor: float) -> torch.Tensor:
+    return _values() * factor
+
+
+def _lookup(x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """Every value of uint8 ``x`` through one 256-entry table."""
+    lut = _to_8bit(table).to(torch.uint8).numpy()
+    return torch.from_numpy(np.take(lut, x.numpy()))
+
+
+def _lookup_planes(x: torch.Tensor, tables: torch.Tensor) -> torch.Tensor:
+    """uint8 ``T x H x W x C`` frames, each plane through its own table of ``tables`` (``T x C x 256``)."""
+    luts = _to_8bit(tables).to(torch.uint8).numpy()
+    src = x.numpy()
+    out = np.empty(src.shape, dtype=np.uint8)
+    for t in range(src.shape[0]):
+        for c in range(src.shape[3]):
+            np.take(luts[t, c], src[t, :, :, c], out=out[t, :, :, c])
+    return torch.from_numpy(out)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Ops that take statistics of whole frames: ``frames`` holds whole frames, ``window`` the part to return.
+
+
+def _auto_contrast(frames: torch.Tensor, window: Window) -> torch.Tensor:
     """Stretch each channel of each frame to the full 0..255 range (flat channels unchanged)."""
-    lo = x.amin(dim=(-2, -1), keepdim=True)
-    hi = x.amax(dim=(-2, -1), keepdim=True)
+    lo = frames.amin(dim=(1, 2)).float().unsqueeze(-1)  # T x C x 1
+    hi = frames.amax(dim=(1, 2)).float().unsqueeze(-1)
     flat = hi <= lo
     scale = 255.0 / torch.where(flat, torch.ones_like(hi), hi - lo)
-    out = ((x - lo) * scale).floor()
-    return torch.where(flat, x, out)
+    v = _values()
+    tables = torch.where(flat, v, ((v - lo) * scale).floor())
+    return _lookup_planes(window.of(frames), tables)
 
 
-def equalize(x: torch.Tensor) -> torch.Tensor:
-    """Histogram equalisation of each channel of each frame, with PIL's lookup-table rule."""
-    t, c, h, w = x.shape
-    planes = x.reshape(t * c, h * w).long().clamp(0, 255)
-    offsets = torch.arange(t * c).unsqueeze(1) * 256
-    hist = torch.bincount((planes + offsets).flatten(), minlength=t * c * 256).reshape(t * c, 256)
+def _equalize_tables(hist: torch.Tensor) -> torch.Tensor:
+    """PIL's equalisation tables (float, ``N x 256``) of ``N`` histograms (``N x 256``)."""
     # The count of the last non-empty bin is left out of the step, as in PIL.
     last = 255 - torch.argmax((hist.flip(1) > 0).int(), dim=1)
     last_count = hist.gather(1, last.unsqueeze(1)).squeeze(1)
@@ -63,51 +141,54 @@ def equalize(x: torch.Tensor) -> torch.Tensor:
     cum = torch.cumsum(hist, 1) - hist
     safe = step.clamp(min=1).unsqueeze(1)
     lut = ((cum + safe // 2) // safe).clamp(max=255)
-    identity = torch.arange(256).expand(t * c, 256)
-    lut = torch.where((step > 0).unsqueeze(1), lut, identity)
-    return lut.gather(1, planes).reshape(t, c, h, w).to(x.dtype)
+    identity = torch.arange(256).expand(hist.shape[0], 256)
+    return torch.where((step > 0).unsqueeze(1), lut, identity).float()
 
 
-def invert(x: torch.Tensor) -> torch.Tensor:
-    return 255.0 - x
+def _equalize(frames: torch.Tensor, window: Window) -> torch.Tensor:
+    """Histogram equalisation of each channel of each frame, with PIL's lookup-table rule."""
+    t, _, _, c = frames.shape
+    planes = frames.permute(0, 3, 1, 2)
+    hist = torch.stack([torch.bincount(planes[i, k].flatten(), minlength=256) for i in range(t) for k in range(c)])
+    tables = _equalize_tables(hist).reshape(t, c, 256)
+    return _lookup_planes(window.of(frames), tables)
 
 
-def posterize(x: torch.Tensor, bits: int) -> torch.Tensor:
-    """Keep the ``bits`` most significant bits of each value."""
-    if bits >= 8:
-        return x
-    mask = (0xFF << (8 - bits)) & 0xFF
-    return torch.bitwise_and(x.to(torch.uint8), mask).to(x.dtype)
-
-
-def solarize(x: torch.Tensor, threshold: float) -> torch.Tensor:
-    """Invert the values at or above ``threshold``."""
-    return torch.where(x >= threshold, 255.0 - x, x)
-
-
-def solarize_add(x: torch.Tensor, add: float, threshold: float = 128.0) -> torch.Tensor:
-    """Add ``add`` (saturating at 255) to the values below ``threshold``."""
-    return torch.where(x < threshold, (x + add).clamp(max=255.0), x)
-
-
-def color(x: torch.Tensor, factor: float) -> torch.Tensor:
-    """Saturation: 0 = grey, 1 = unchanged."""
-    return _blend(_gray(x).expand_as(x), x, factor)
-
-
-def contrast(x: torch.Tensor, factor: float) -> torch.Tensor:
+def _contrast(frames: torch.Tensor, window: Window, factor: float) -> torch.Tensor:
     """Blend each frame with its mean grey level: 0 = flat grey, 1 = unchanged."""
-    mean = (_gray(x).mean(dim=(-3, -2, -1), keepdim=True) + 0.5).floor()
-    return _blend(mean.expand_as(x), x, factor)
+    t, h, w, c = frames.shape
+    step = max(1, _CHUNK_ELEMENTS // max(1, h * w * c))
+    means = torch.cat([
+        _gray(frames[i : i + step].permute(0, 3, 1, 2).float()).mean(dim=(-3, -2, -1))
+        for i in range(0, t, step)
+    ])
+    means = (means + 0.5).floor().view(t, 1, 1)
+    tables = _blend(means, _values(), factor).expand(t, c, 256)
+    return _lookup_planes(window.of(frames), tables)
 
 
-def brightness(x: torch.Tensor, factor: float) -> torch.Tensor:
-    return x * factor
+# ---------------------------------------------------------------------------------------------------------------
+# Ops computed in float32: ``fn`` maps ``T' x C x H x W`` chunks of the input to chunks of the output.
 
 
-def sharpness(x: torch.Tensor, factor: float) -> torch.Tensor:
-    """Blend with a 3x3 smoothed copy (centre weight 5, border pixels kept): 0 = smooth, 1 = unchanged."""
-    t, c, h, w = x.shape
+def _in_float(x: torch.Tensor, out_hw: Tuple[int, int], fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    t, h, w, c = x.shape
+    out = torch.empty((t,) + tuple(out_hw) + (c,), dtype=torch.uint8)
+    step = max(1, _CHUNK_ELEMENTS // max(1, h * w * c))
+    for i in range(0, t, step):
+        chunk = x[i : i + step].permute(0, 3, 1, 2).float()
+        out[i : i + step] = _to_8bit(fn(chunk)).permute(0, 2, 3, 1)
+    return out
+
+
+def _color(x: torch.Tensor, factor: float) -> torch.Tensor:
+    """Saturation: 0 = grey, 1 = unchanged."""
+    return _in_float(x, x.shape[1:3], lambda c: _blend(_gray(c).expand_as(c), c, factor))
+
+
+def _smooth_blend(x: torch.Tensor, factor: float) -> torch.Tensor:
+    """Blend ``T x C x H x W`` frames with a 3x3 smoothed copy (centre weight 5, border pixels kept)."""
+    c, h, w = x.shape[1:]
     if h < 3 or w < 3:
         return x
     kernel = torch.ones(3, 3, dtype=x.dtype)
@@ -118,78 +199,177 @@ def sharpness(x: torch.Tensor, factor: float) -> torch.Tensor:
     return _blend(smooth, x, factor)
 
 
-def affine(x: torch.Tensor, matrix: Sequence[float], interpolation: str,
-           fill: Sequence[float] = (FILL,) * 3) -> torch.Tensor:
-    """PIL-style inverse affine map: output point (u, v) samples the input at (a u + b v + c, d u + e v + f).
+def _sharpness(x: torch.Tensor, source: Window, window: Window, factor: float) -> torch.Tensor:
+    """Sharpness of the frames' ``window``; ``x`` holds ``source``: the window with one more pixel on each
+    side that is not on the frame's border, whose pixels are kept as they are."""
+    rows = slice(window.top - source.top, window.bottom - source.top)
+    cols = slice(window.left - source.left, window.right - source.left)
+    return _in_float(x, (window.bottom - window.top, window.right - window.left),
+                     lambda chunk: _smooth_blend(chunk, factor)[..., rows, cols])
 
-    Coordinates are continuous (pixel centres at i + 0.5); points outside the
-    frame take the per-channel ``fill`` value (grey FILL by default).
+
+Matrix = Tuple[float, float, float, float, float, float]
+
+
+def _affine(x: torch.Tensor, source: Window, window: Window, matrix: Matrix, interpolation: str,
+            fill: Sequence[float], height: int, width: int) -> torch.Tensor:
+    """PIL-style inverse affine map of ``height x width`` frames, computed on ``window``: output point (u, v)
+    samples the input at (a u + b v + c, d u + e v + f), in frame coordinates with pixel centres at i + 0.5.
+
+    ``x`` holds the input's ``source`` window, which covers every input pixel those samples read; points
+    outside the frame take the per-channel ``fill``. The samples are taken from frame-sized planes holding
+    the source window, so that each output pixel is computed exactly as on whole frames.
     """
-    t, c, h, w = x.shape
+    out_h, out_w = window.bottom - window.top, window.right - window.left
+    frames, channels = x.shape[0], x.shape[3]
+    fill_t = torch.as_tensor(fill, dtype=torch.float32).view(1, channels, 1, 1)
+    out = torch.empty((frames, out_h, out_w, channels), dtype=torch.uint8)
+    if source.empty:
+        out[:] = _to_8bit(fill_t.view(channels)).to(torch.uint8)
+        return out
     a, b, cc, d, e, f = matrix
-    v, u = torch.meshgrid(torch.arange(h, dtype=x.dtype) + 0.5, torch.arange(w, dtype=x.dtype) + 0.5, indexing="ij")
+    v, u = torch.meshgrid(torch.arange(window.top, window.bottom, dtype=torch.float32) + 0.5,
+                          torch.arange(window.left, window.right, dtype=torch.float32) + 0.5, indexing="ij")
     u_in = a * u + b * v + cc
     v_in = d * u + e * v + f
-    grid = torch.stack((2.0 * u_in / w - 1.0, 2.0 * v_in / h - 1.0), dim=-1).expand(t, h, w, 2)
-    fill_t = torch.as_tensor(fill, dtype=x.dtype).view(1, c, 1, 1)
-    out = F.grid_sample(x - fill_t, grid, mode=interpolation, padding_mode="zeros", align_corners=False)
-    return out + fill_t
+    grid = torch.stack((2.0 * u_in / width - 1.0, 2.0 * v_in / height - 1.0), dim=-1).unsqueeze(0)
+    step = max(1, _CHUNK_ELEMENTS // (channels * height * width))
+    # The planes hold input - fill: zero is the fill that the sampling pads the frame with. Outside the source
+    # window they are never read (its margin holds every tap); zeros keep them finite.
+    planes = torch.zeros((min(step, frames), channels, height, width), dtype=torch.float32)
+    for i in range(0, frames, step):
+        chunk = x[i : i + step].permute(0, 3, 1, 2)
+        k = chunk.shape[0]
+        planes[:k, :, source.top : source.bottom, source.left : source.right].copy_(chunk).sub_(fill_t)
+        moved = F.grid_sample(planes[:k], grid.expand(k, out_h, out_w, 2), mode=interpolation,
+                              padding_mode="zeros", align_corners=False)
+        out[i : i + k] = moved.add_(fill_t).round_().clamp_(0.0, 255.0).permute(0, 2, 3, 1)
+    return out
 
 
-def rotate(x: torch.Tensor, degrees: float, interpolation: str, fill: Sequence[float] = (FILL,) * 3) -> torch.Tensor:
-    """Rotate counter-clockwise by ``degrees`` about the frame centre."""
-    h, w = x.shape[-2:]
-    cx, cy = w / 2.0, h / 2.0
+def _rotate_matrix(degrees: float, height: int, width: int) -> Matrix:
+    """Counter-clockwise by ``degrees`` about the frame centre."""
+    cx, cy = width / 2.0, height / 2.0
     angle = -math.radians(degrees)
     cos, sin = math.cos(angle), math.sin(angle)
-    matrix = (cos, sin, cx - cos * cx - sin * cy, -sin, cos, cy + sin * cx - cos * cy)
-    return affine(x, matrix, interpolation, fill)
+    return (cos, sin, cx - cos * cx - sin * cy, -sin, cos, cy + sin * cx - cos * cy)
 
 
-def shear_x(x: torch.Tensor, factor: float, interpolation: str, fill: Sequence[float] = (FILL,) * 3) -> torch.Tensor:
-    return affine(x, (1.0, factor, 0.0, 0.0, 1.0, 0.0), interpolation, fill)
+_MATRICES: Dict[str, Callable[[float, int, int], Matrix]] = {
+    "rotate": _rotate_matrix,
+    "shear_x": lambda k, h, w: (1.0, k, 0.0, 0.0, 1.0, 0.0),
+    "shear_y": lambda k, h, w: (1.0, 0.0, 0.0, k, 1.0, 0.0),
+    "translate_x_rel": lambda pct, h, w: (1.0, 0.0, pct * w, 0.0, 1.0, 0.0),
+    "translate_y_rel": lambda pct, h, w: (1.0, 0.0, 0.0, 0.0, 1.0, pct * h),
+}
+
+_TABLES: Dict[str, Callable[..., torch.Tensor]] = {
+    "invert": _invert_table,
+    "posterize": _posterize_table,
+    "solarize": _solarize_table,
+    "solarize_add": _solarize_add_table,
+    "brightness": _brightness_table,
+}
+
+_STATISTICS: Dict[str, Callable[..., torch.Tensor]] = {
+    "auto_contrast": _auto_contrast,
+    "equalize": _equalize,
+    "contrast": _contrast,
+}
 
 
-def shear_y(x: torch.Tensor, factor: float, interpolation: str, fill: Sequence[float] = (FILL,) * 3) -> torch.Tensor:
-    return affine(x, (1.0, 0.0, 0.0, factor, 1.0, 0.0), interpolation, fill)
+def _preimage(window: Window, matrix: Matrix, height: int, width: int) -> Window:
+    """The input pixels that an affine op's samples for ``window`` read."""
+    if window.empty:
+        return window
+    a, b, c, d, e, f = matrix
+    corners = [(u, v) for u in (window.left + 0.5, window.right - 0.5) for v in (window.top + 0.5, window.bottom - 0.5)]
+    xs = [a * u + b * v + c - 0.5 for u, v in corners]  # pixel indices
+    ys = [d * u + e * v + f - 0.5 for u, v in corners]
+    return Window(math.floor(min(ys)), math.floor(min(xs)), math.floor(max(ys)) + 1,
+                  math.floor(max(xs)) + 1).grown(_SAMPLING_MARGIN, height, width)
 
 
-def translate_x_rel(x: torch.Tensor, pct: float, interpolation: str, fill: Sequence[float] = (FILL,) * 3) -> torch.Tensor:
-    return affine(x, (1.0, 0.0, pct * x.shape[-1], 0.0, 1.0, 0.0), interpolation, fill)
+@dataclass(frozen=True)
+class DrawnOp:
+    """One op of a clip's draw: its function (``_OPS``' first column), arguments and interpolation."""
+
+    function: str
+    args: Tuple[float, ...] = ()
+    interpolation: str = ""
 
 
-def translate_y_rel(x: torch.Tensor, pct: float, interpolation: str, fill: Sequence[float] = (FILL,) * 3) -> torch.Tensor:
-    return affine(x, (1.0, 0.0, 0.0, 0.0, 1.0, pct * x.shape[-2]), interpolation, fill)
+def _source_of(op: DrawnOp, window: Window, height: int, width: int) -> Window:
+    """The part of its input that ``op`` reads to compute its output on ``window``."""
+    if op.function in _STATISTICS:
+        return whole_window(height, width)
+    if op.function == "sharpness":
+        return window.grown(1, height, width)
+    if op.function in _MATRICES:
+        return _preimage(window, _MATRICES[op.function](op.args[0], height, width), height, width)
+    return window
+
+
+def _run(op: DrawnOp, x: torch.Tensor, source: Window, window: Window, height: int, width: int,
+         fill: Sequence[float]) -> torch.Tensor:
+    if op.function in _TABLES:
+        return _lookup(x, _TABLES[op.function](*op.args))
+    if op.function in _STATISTICS:
+        return _STATISTICS[op.function](x, window, *op.args)
+    if op.function == "color":
+        return _color(x, *op.args)
+    if op.function == "sharpness":
+        return _sharpness(x, source, window, *op.args)
+    matrix = _MATRICES[op.function](op.args[0], height, width)
+    return _affine(x, source, window, matrix, op.interpolation, fill, height, width)
+
+
+def apply_ops(frames: torch.Tensor, ops: Sequence[DrawnOp], window: Optional[Window] = None,
+              fill: Sequence[float] = (FILL,) * 3) -> torch.Tensor:
+    """``ops`` in turn on uint8 ``T x H x W x C`` frames; returns ``window`` (default: the whole frames) of the
+    result, computing each op only where the window depends on it. ``frames`` is not modified (with no op, the
+    window is a view of it)."""
+    height, width = frames.shape[1:3]
+    window = whole_window(height, width) if window is None else window.clipped(height, width)
+    # Backwards: the window of each op's output that the final window needs.
+    windows = [window]
+    for op in reversed(ops):
+        windows.append(_source_of(op, windows[-1], height, width))
+    windows.reverse()
+    x = windows[0].of(frames)
+    for op, source, target in zip(ops, windows[:-1], windows[1:]):
+        x = _run(op, x, source, target, height, width, fill)
+    return x
 
 
 def _signed(value: float, rng: random.Random) -> float:
     return -value if rng.random() > 0.5 else value
 
 
-# name -> (op, level -> op arguments (may draw a sign), geometric op taking an interpolation)
+# name -> (function, level -> op arguments (may draw a sign)); geometric ops also draw their interpolation.
 _Level = Callable[[float, random.Random], Tuple[float, ...]]
-_OPS: Dict[str, Tuple[Callable[..., torch.Tensor], Optional[_Level], bool]] = {
-    "AutoContrast": (auto_contrast, None, False),
-    "Equalize": (equalize, None, False),
-    "Invert": (invert, None, False),
-    "Rotate": (rotate, lambda m, r: (_signed(m / MAX_LEVEL * 30.0, r),), True),
-    "Posterize": (posterize, lambda m, r: (int(m / MAX_LEVEL * 4),), False),
-    "PosterizeIncreasing": (posterize, lambda m, r: (4 - int(m / MAX_LEVEL * 4),), False),
-    "Solarize": (solarize, lambda m, r: (int(m / MAX_LEVEL * 256),), False),
-    "SolarizeIncreasing": (solarize, lambda m, r: (256 - int(m / MAX_LEVEL * 256),), False),
-    "SolarizeAdd": (solarize_add, lambda m, r: (int(m / MAX_LEVEL * 110),), False),
-    "Color": (color, lambda m, r: (m / MAX_LEVEL * 1.8 + 0.1,), False),
-    "ColorIncreasing": (color, lambda m, r: (1.0 + _signed(m / MAX_LEVEL * 0.9, r),), False),
-    "Contrast": (contrast, lambda m, r: (m / MAX_LEVEL * 1.8 + 0.1,), False),
-    "ContrastIncreasing": (contrast, lambda m, r: (1.0 + _signed(m / MAX_LEVEL * 0.9, r),), False),
-    "Brightness": (brightness, lambda m, r: (m / MAX_LEVEL * 1.8 + 0.1,), False),
-    "BrightnessIncreasing": (brightness, lambda m, r: (1.0 + _signed(m / MAX_LEVEL * 0.9, r),), False),
-    "Sharpness": (sharpness, lambda m, r: (m / MAX_LEVEL * 1.8 + 0.1,), False),
-    "SharpnessIncreasing": (sharpness, lambda m, r: (1.0 + _signed(m / MAX_LEVEL * 0.9, r),), False),
-    "ShearX": (shear_x, lambda m, r: (_signed(m / MAX_LEVEL * 0.3, r),), True),
-    "ShearY": (shear_y, lambda m, r: (_signed(m / MAX_LEVEL * 0.3, r),), True),
-    "TranslateXRel": (translate_x_rel, lambda m, r: (_signed(m / MAX_LEVEL * 0.45, r),), True),
-    "TranslateYRel": (translate_y_rel, lambda m, r: (_signed(m / MAX_LEVEL * 0.45, r),), True),
+_OPS: Dict[str, Tuple[str, Optional[_Level]]] = {
+    "AutoContrast": ("auto_contrast", None),
+    "Equalize": ("equalize", None),
+    "Invert": ("invert", None),
+    "Rotate": ("rotate", lambda m, r: (_signed(m / MAX_LEVEL * 30.0, r),)),
+    "Posterize": ("posterize", lambda m, r: (int(m / MAX_LEVEL * 4),)),
+    "PosterizeIncreasing": ("posterize", lambda m, r: (4 - int(m / MAX_LEVEL * 4),)),
+    "Solarize": ("solarize", lambda m, r: (int(m / MAX_LEVEL * 256),)),
+    "SolarizeIncreasing": ("solarize", lambda m, r: (256 - int(m / MAX_LEVEL * 256),)),
+    "SolarizeAdd": ("solarize_add", lambda m, r: (int(m / MAX_LEVEL * 110),)),
+    "Color": ("color", lambda m, r: (m / MAX_LEVEL * 1.8 + 0.1,)),
+    "ColorIncreasing": ("color", lambda m, r: (1.0 + _signed(m / MAX_LEVEL * 0.9, r),)),
+    "Contrast": ("contrast", lambda m, r: (m / MAX_LEVEL * 1.8 + 0.1,)),
+    "ContrastIncreasing": ("contrast", lambda m, r: (1.0 + _signed(m / MAX_LEVEL * 0.9, r),)),
+    "Brightness": ("brightness", lambda m, r: (m / MAX_LEVEL * 1.8 + 0.1,)),
+    "BrightnessIncreasing": ("brightness", lambda m, r: (1.0 + _signed(m / MAX_LEVEL * 0.9, r),)),
+    "Sharpness": ("sharpness", lambda m, r: (m / MAX_LEVEL * 1.8 + 0.1,)),
+    "SharpnessIncreasing": ("sharpness", lambda m, r: (1.0 + _signed(m / MAX_LEVEL * 0.9, r),)),
+    "ShearX": ("shear_x", lambda m, r: (_signed(m / MAX_LEVEL * 0.3, r),)),
+    "ShearY": ("shear_y", lambda m, r: (_signed(m / MAX_LEVEL * 0.3, r),)),
+    "TranslateXRel": ("translate_x_rel", lambda m, r: (_signed(m / MAX_LEVEL * 0.45, r),)),
+    "TranslateYRel": ("translate_y_rel", lambda m, r: (_signed(m / MAX_LEVEL * 0.45, r),)),
 }
 
 _COMMON = ["AutoContrast", "Equalize", "Invert", "Rotate"]
@@ -270,26 +450,27 @@ class RandAugment:
             m = rng.gauss(m, self.policy.magnitude_std)
         return min(MAX_LEVEL, max(0.0, m))
 
-    def apply_op(self, name: str, x: torch.Tensor, rng: random.Random) -> torch.Tensor:
-        """One op on ``T x C x H x W`` float frames in 0..255, always applied (no 0.5 gate)."""
-        op, level, geometric = _OPS[name]
+    def draw_op(self, name: str, rng: random.Random) -> DrawnOp:
+        """The arguments of op ``name`` (a policy name, e.g. ``TranslateXRel``) at this policy's magnitude."""
+        function, level = _OPS[name]
         args = level(self._magnitude(rng), rng) if level is not None else ()
-        kwargs = {}
-        if geometric:
+        interp = ""
+        if function in _MATRICES:
             interp = self.interpolation
             if interp == "random":
                 interp = rng.choice(("bilinear", "bicubic"))
-            kwargs["interpolation"] = interp
-            kwargs["fill"] = self.fill
-        return op(x, *args, **kwargs).round().clamp(0.0, 255.0)
+        return DrawnOp(function, args, interp)
+
+    def draw(self, rng: Optional[random.Random] = None) -> List[DrawnOp]:
+        """One clip's ops: ``num_layers`` picks, each kept with probability 0.5."""
+        rng = rng or random
+        names = [rng.choice(self.policy.transforms) for _ in range(self.policy.num_layers)]
+        return [self.draw_op(name, rng) for name in names if rng.random() <= 0.5]
+
+    def apply(self, frames: torch.Tensor, ops: Sequence[DrawnOp], window: Optional[Window] = None) -> torch.Tensor:
+        """``apply_ops`` with this policy's fill."""
+        return apply_ops(frames, ops, window, self.fill)
 
     def __call__(self, frames: torch.Tensor, rng: Optional[random.Random] = None) -> torch.Tensor:
         """Augment uint8 ``T x H x W x C`` frames; returns uint8 frames of the same shape."""
-        rng = rng or random
-        names = [rng.choice(self.policy.transforms) for _ in range(self.policy.num_layers)]
-        x = frames.permute(0, 3, 1, 2).float()
-        for name in names:
-            if rng.random() > 0.5:
-                continue
-            x = self.apply_op(name, x, rng)
-        return x.to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+        return self.apply(frames, self.draw(rng)).contiguous()

@@ -12,16 +12,21 @@ one decode, several independently augmented clips), in PySlowFast's order:
    and TRAIN_JITTER_ASPECT_RELATIVE are set (two boxes interpolated over time
    with DATA.TRAIN_JITTER_MOTION_SHIFT), else short-side jitter in
    DATA.TRAIN_JITTER_SCALES and a random crop; then a horizontal flip
-   (DATA.RANDOM_FLIP). The short-side path computes steps 2-3 on the crop only
-   (``short_side_jitter_crop``), with the values of the whole-frame order;
+   (DATA.RANDOM_FLIP);
 4. with AUG.ENABLE and AUG.RE_PROB > 0: random erasing (AUG.RE_MODE,
    AUG.RE_COUNT); with AUG.RE_SPLIT the first copy is left unerased.
 
 Validation and val clips get steps 2 and 3 with short-side jitter only.
+
+Every draw of a clip is made first, in that order; then steps 1-3 are computed
+on the source window that the crop reads only (RandAugment's ops on the parts of
+their frames that the window depends on, the normalisation and resampling on the
+crop's taps), with the values of the whole-frame order, bit for bit.
 """
 
 import math
 import random
+from dataclasses import dataclass
 from typing import Any, List, Optional, Sequence, Tuple
 
 import torch
@@ -74,78 +79,112 @@ def centred_crop_box(height: int, width: int, ratio: Sequence[float]) -> Tuple[i
     return (height - h) // 2, (width - w) // 2, h, w
 
 
-def random_resized_crop(
-    frames: torch.Tensor,
-    size: int,
+def random_resized_crop_boxes(
+    height: int,
+    width: int,
+    num_frames: int,
     scale: Sequence[float],
     ratio: Sequence[float],
     motion_shift: bool = False,
     rng: Optional[random.Random] = None,
-) -> torch.Tensor:
-    """Random-resized crop of a ``C x T x H x W`` clip to ``size x size`` (bilinear).
-
-    With ``motion_shift`` the first and the last frame get their own boxes and
-    the frames in between a box interpolated linearly (truncated to pixels).
-    """
-    c, t, height, width = frames.shape
-    y, x, h, w = random_resized_crop_box(height, width, scale, ratio, rng)
+) -> List[Tuple[int, int, int, int]]:
+    """The ``(y, x, h, w)`` boxes of a clip's random-resized crop: one for the clip, or with ``motion_shift`` one
+    per frame, interpolated linearly (truncated to pixels) between a box of the first and one of the last
+    frame (``random_resized_crop_box`` each)."""
+    first = random_resized_crop_box(height, width, scale, ratio, rng)
     if not motion_shift:
-        return transform.resize(frames[:, :, y : y + h, x : x + w], size, size)[0]
-    y2, x2, h2, w2 = random_resized_crop_box(height, width, scale, ratio, rng)
-    steps = [torch.linspace(a, b, steps=t).tolist() for a, b in ((y, y2), (x, x2), (h, h2), (w, w2))]
-    out = torch.empty((c, t, size, size), dtype=frames.dtype)
-    for i in range(t):
-        yi, xi, hi, wi = (int(s[i]) for s in steps)
-        out[:, i : i + 1] = transform.resize(frames[:, i : i + 1, yi : yi + hi, xi : xi + wi], size, size)[0]
+        return [first]
+    last = random_resized_crop_box(height, width, scale, ratio, rng)
+    steps = [torch.linspace(a, b, steps=num_frames).tolist() for a, b in zip(first, last)]
+    return [tuple(int(s[i]) for s in steps) for i in range(num_frames)]
+
+
+def boxes_window(boxes: Sequence[Tuple[int, int, int, int]]) -> transform.Window:
+    """The smallest window holding every ``(y, x, h, w)`` box."""
+    return transform.Window(min(b[0] for b in boxes), min(b[1] for b in boxes),
+                               max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes))
+
+
+def resized_crops(frames: torch.Tensor, boxes: Sequence[Tuple[int, int, int, int]], size: int,
+                  origin: Tuple[int, int] = (0, 0)) -> torch.Tensor:
+    """Crop the ``(y, x, h, w)`` box (one for the clip, or one per frame) of a ``C x T x H x W`` clip and resize
+    it to ``size x size`` (``transform.resize``); ``origin`` is the frame position of the clip's pixel (0, 0)."""
+    oy, ox = origin
+    if len(boxes) == 1:
+        y, x, h, w = boxes[0]
+        return transform.resize(frames[:, :, y - oy : y - oy + h, x - ox : x - ox + w], size, size)[0]
+    out = torch.empty((frames.shape[0], frames.shape[1], size, size), dtype=frames.dtype)
+    for i, (y, x, h, w) in enumerate(boxes):
+        out[:, i : i + 1] = transform.resize(frames[:, i : i + 1, y - oy : y - oy + h, x - ox : x - ox + w],
+                                             size, size)[0]
     return out
 
 
-# Source pixels (x channels) that short_side_jitter_crop resamples at once.
+# Source pixels (x channels) that jitter_crop resamples at once.
 _CHUNK_ELEMENTS = 1 << 18
 
 
-def short_side_jitter_crop(
-    frames: torch.Tensor,
-    mean: Sequence[float],
-    std: Sequence[float],
+@dataclass(frozen=True)
+class JitterCrop:
+    """The draws of one short-side-jitter crop and the source window it reads.
+
+    ``rows``/``cols`` are the bilinear taps of the crop's outputs in the window
+    (None when the drawn short side is the frame's own: a plain crop).
+    """
+
+    window: transform.Window
+    rows: Optional[transform.LinearTaps]
+    cols: Optional[transform.LinearTaps]
+    flip: bool
+
+
+def draw_jitter_crop(
+    height: int,
+    width: int,
     min_scale: int,
     max_scale: int,
     crop_size: int,
     random_flip: bool,
     inverse_uniform_sampling: bool = False,
     rng: Optional[random.Random] = None,
-) -> torch.Tensor:
-    """``transform.spatial_sampling(normalize_to_cthw(frames, mean, std), -1, ...)`` of uint8
-    ``T x H x W x C`` frames, computed on the crop only.
-
-    The same draws in the same order (short side, crop corner, flip) and the same
-    values: the crop's outputs are resampled from the normalised source window they
-    read (``transform.linear_taps`` / ``resample_bilinear``), so neither the whole
-    frames are normalised nor the whole scaled frames computed.
-    """
+) -> JitterCrop:
+    """The draws of ``transform.spatial_sampling``'s train path (short side, crop corner, flip, in its order)
+    for ``height x width`` frames."""
     rng = rng or random
-    height, width = frames.shape[1:3]
     new_h, new_w = transform.scaled_size(height, width, transform.jitter_size(min_scale, max_scale,
                                                                               inverse_uniform_sampling, rng))
     y, x = transform.random_crop_offsets(new_h, new_w, crop_size, rng)
     flip = random_flip and rng.random() < 0.5  # transform.horizontal_flip(0.5, ...)'s draw
     if (new_h, new_w) == (height, width):
-        clip = normalize_to_cthw(frames[:, y : y + crop_size, x : x + crop_size], mean, std)
-        return clip.flip(-1) if flip else clip
+        return JitterCrop(transform.Window(y, x, y + crop_size, x + crop_size), None, None, flip)
     rows = transform.linear_taps(height, new_h, y, crop_size)
     cols = transform.linear_taps(width, new_w, x, crop_size)
     if flip:
         cols = cols.flipped()
     top, left = int(rows.lo.min()), int(cols.lo.min())
-    bottom, right = int(rows.hi.max()) + 1, int(cols.hi.max()) + 1
-    rows, cols = rows.shifted(top), cols.shifted(left)
-    window = frames[:, top:bottom, left:right].transpose(1, 2)  # W x H planes: resample_bilinear gathers rows
-    out = torch.empty((frames.shape[3], frames.shape[0], crop_size, crop_size), dtype=torch.float32)
+    window = transform.Window(top, left, int(rows.hi.max()) + 1, int(cols.hi.max()) + 1)
+    return JitterCrop(window, rows.shifted(top), cols.shifted(left), flip)
+
+
+def jitter_crop(window: torch.Tensor, crop: JitterCrop, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    """The normalised ``C x T x S x S`` crop of ``crop`` from uint8 ``T x h x w x C`` frames holding its window:
+    ``transform.spatial_sampling(normalize_to_cthw(frames, mean, std), -1, ...)`` with the same draws.
+
+    The same values, computed on the crop only: its outputs are resampled from the
+    normalised window they read (``transform.linear_taps`` / ``resample_bilinear``),
+    so neither the whole frames are normalised nor the whole scaled frames computed.
+    """
+    if crop.rows is None:
+        clip = normalize_to_cthw(window, mean, std)
+        return clip.flip(-1) if crop.flip else clip
+    size = len(crop.rows.lo)
+    planes_wh = window.transpose(1, 2)  # W x H planes: resample_bilinear gathers rows
+    out = torch.empty((window.shape[3], window.shape[0], size, size), dtype=torch.float32)
     # A few frames at a time, so that the intermediate planes stay in the CPU cache (3x faster than all at once).
-    step = max(1, _CHUNK_ELEMENTS // window[0].numel())
-    for t in range(0, frames.shape[0], step):
-        planes = normalize_to_cthw(window[t : t + step], mean, std)
-        transform.resample_bilinear(planes, rows, cols, transposed=True, out=out[:, t : t + step])
+    step = max(1, _CHUNK_ELEMENTS // max(1, planes_wh[0].numel()))
+    for t in range(0, window.shape[0], step):
+        planes = normalize_to_cthw(planes_wh[t : t + step], mean, std)
+        transform.resample_bilinear(planes, crop.rows, crop.cols, transposed=True, out=out[:, t : t + step])
     return out
 
 
@@ -153,12 +192,10 @@ def color_jitter(frames: torch.Tensor, strength: float, rng: Optional[random.Ran
     """Brightness, contrast and saturation jitter of uint8 ``T x H x W x C`` frames, one draw per clip."""
     rng = rng or random
     low = max(0.0, 1.0 - strength)
-    ops = [rand_augment.brightness, rand_augment.contrast, rand_augment.color]
-    rng.shuffle(ops)
-    x = frames.permute(0, 3, 1, 2).float()
-    for op in ops:
-        x = op(x, rng.uniform(low, 1.0 + strength)).round().clamp(0.0, 255.0)
-    return x.to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+    functions = ["brightness", "contrast", "color"]
+    rng.shuffle(functions)
+    ops = [rand_augment.DrawnOp(name, (rng.uniform(low, 1.0 + strength),)) for name in functions]
+    return rand_augment.apply_ops(frames, ops).contiguous()
 
 
 class ClipAugmenter:
@@ -193,21 +230,32 @@ class ClipAugmenter:
         """One augmented ``C x T x H x W`` clip of uint8 ``T x H x W x C`` frames.
 
         ``shape`` (multigrid) replaces DATA.TRAIN_CROP_SIZE and the short-side jitter range.
+        Every draw is made first, in PySlowFast's order; RandAugment then computes
+        only the window of the frames that the crop reads.
         """
+        rng = rng or random
         crop_size = self.crop_size if shape is None else shape.crop_size
         jitter_scales = self.jitter_scales if shape is None else (shape.min_scale, shape.max_scale)
-        if self.rand_augment is not None:
-            frames = self.rand_augment(frames, rng)
-        elif self.color_jitter > 0:
+        ops = self.rand_augment.draw(rng) if self.rand_augment is not None else None
+        if ops is None and self.color_jitter > 0:
             frames = color_jitter(frames, self.color_jitter, rng)
+        num_frames, height, width = frames.shape[:3]
         if self.rrc is None:
-            clip = short_side_jitter_crop(frames, self.mean, self.std, jitter_scales[0], jitter_scales[1],
-                                          crop_size, random_flip, self.inverse_uniform, rng)
+            crop = draw_jitter_crop(height, width, jitter_scales[0], jitter_scales[1], crop_size, random_flip,
+                                    self.inverse_uniform, rng)
+            window = crop.window
         else:
-            clip = normalize_to_cthw(frames, self.mean, self.std)
-            clip = random_resized_crop(clip, crop_size, *self.rrc, motion_shift=self.motion_shift, rng=rng)
-            if random_flip:
-                clip, _ = transform.horizontal_flip(0.5, clip, rng=rng)
+            boxes = random_resized_crop_boxes(height, width, num_frames, *self.rrc, self.motion_shift, rng)
+            window = boxes_window(boxes)
+            flip = random_flip and rng.random() < 0.5  # transform.horizontal_flip(0.5, ...)'s draw
+        frames = self.rand_augment.apply(frames, ops, window) if ops is not None else window.of(frames)
+        if self.rrc is None:
+            clip = jitter_crop(frames, crop, self.mean, self.std)
+        else:
+            clip = resized_crops(normalize_to_cthw(frames, self.mean, self.std), boxes, crop_size,
+                                 origin=(window.top, window.left))
+            if flip:
+                clip = clip.flip(-1)
         if erase and self.erasing is not None:
             clip = self.erasing(clip, rng)
         return clip

@@ -134,6 +134,38 @@ def resample_bilinear(
     return out.addcmul_(t.index_select(-2, rows.lo), rows.w_lo.unsqueeze(-1))
 
 
+class Window(NamedTuple):
+    """Rows ``top .. bottom - 1`` and columns ``left .. right - 1`` of a frame."""
+
+    top: int
+    left: int
+    bottom: int
+    right: int
+
+    @property
+    def empty(self) -> bool:
+        return self.bottom <= self.top or self.right <= self.left
+
+    def clipped(self, height: int, width: int) -> "Window":
+        """The part inside a ``height x width`` frame (of size 0 at its edge when there is none)."""
+        top, left = min(max(0, self.top), height), min(max(0, self.left), width)
+        return Window(top, left, max(top, min(height, self.bottom)), max(left, min(width, self.right)))
+
+    def grown(self, pixels: int, height: int, width: int) -> "Window":
+        """``pixels`` more on every side, inside the ``height x width`` frame."""
+        return Window(self.top - pixels, self.left - pixels, self.bottom + pixels, self.right + pixels).clipped(
+            height, width)
+
+    def of(self, frames: torch.Tensor) -> torch.Tensor:
+        """This window of ``T x H x W x C`` frames (a view)."""
+        return frames[:, self.top : self.bottom, self.left : self.right]
+
+
+def whole_window(height: int, width: int) -> Window:
+    """The whole of a ``height x width`` frame."""
+    return Window(0, 0, height, width)
+
+
 def short_side_scale(frames: torch.Tensor, size: int, boxes: Boxes = None) -> Tuple[torch.Tensor, Boxes]:
     """Scale so that the short side equals ``size``; the long side becomes ``floor(long * size / short)``.
 

@@ -91,7 +91,7 @@ def test_kinetics_jitter_range_follows_the_crop(video_dir, make_cfg):
         seen.append((min_size, max_size))
         return real(min_size, max_size, *args, **kwargs)
 
-    # The short-side train path (short_side_jitter_crop) draws the short side with jitter_size.
+    # The short-side train path (train_augment.draw_jitter_crop) draws the short side with jitter_size.
     with mock.patch.object(transform, "jitter_size", spy):
         ds[(1, 0)]
         ds[(1, 2)]

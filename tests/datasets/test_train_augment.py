@@ -9,7 +9,8 @@ import torch
 from slowfast.config import get_cfg
 from slowfast.datasets.rand_augment import RandAugment, parse_policy
 from slowfast.datasets.random_erasing import RandomErasing
-from slowfast.datasets.train_augment import ClipAugmenter, random_resized_crop, random_resized_crop_box, repeated_aug_collate
+from slowfast.datasets.train_augment import (ClipAugmenter, boxes_window, random_resized_crop_box,
+                                             random_resized_crop_boxes, repeated_aug_collate)
 
 
 def test_rrc_box_scale_and_aspect_follow_their_ranges_over_many_draws():
@@ -29,12 +30,16 @@ def test_rrc_falls_back_to_the_centred_crop_with_clamped_aspect():
     assert random_resized_crop_box(10, 100, (0.9, 1.0), (1.0, 2.0), random.Random(0)) == (0, 40, 10, 20)
 
 
-def test_rrc_with_motion_shift_changes_the_box_over_time():
-    clip = torch.arange(40 * 40, dtype=torch.float32).reshape(1, 1, 40, 40).expand(1, 6, 40, 40).contiguous()
-    still = random_resized_crop(clip, 8, (0.1, 0.3), (0.75, 1.33), rng=random.Random(1))
-    moving = random_resized_crop(clip, 8, (0.1, 0.3), (0.75, 1.33), motion_shift=True, rng=random.Random(1))
-    assert still.shape == moving.shape == (1, 6, 8, 8)
-    assert torch.equal(still[:, 0], still[:, -1]) and not torch.equal(moving[:, 0], moving[:, -1])
+def test_rrc_with_motion_shift_moves_the_box_linearly_from_the_first_to_the_last_frame():
+    still = random_resized_crop_boxes(40, 40, 6, (0.1, 0.3), (0.75, 1.33), rng=random.Random(1))
+    moving = random_resized_crop_boxes(40, 40, 6, (0.1, 0.3), (0.75, 1.33), motion_shift=True, rng=random.Random(1))
+    assert len(still) == 1 and len(moving) == 6 and moving[0] == still[0] and moving[-1] != moving[0]
+    for i, box in enumerate(moving):
+        for k in range(4):
+            exact = moving[0][k] + (moving[-1][k] - moving[0][k]) * i / 5
+            assert int(exact) - 1 <= box[k] <= exact + 1e-9
+    assert boxes_window(moving) == (min(b[0] for b in moving), min(b[1] for b in moving),
+                                    max(b[0] + b[2] for b in moving), max(b[1] + b[3] for b in moving))
 
 
 @pytest.mark.parametrize("count", [1, 3])
@@ -111,10 +116,14 @@ def test_repeated_augmentation_collates_multi_label_rows():
 # Scaled frames with height + width > 128, where F.interpolate runs the kernel that resample_bilinear mirrors.
 @pytest.mark.parametrize("hw,scales,inverse", [((72, 96), (72, 90), False), ((96, 72), (72, 90), True),
                                                ((72, 96), (72, 72), False), ((48, 200), (52, 70), False)])
-def test_short_side_jitter_crop_equals_normalise_then_spatial_sampling(hw, scales, inverse):
+def test_jitter_crop_on_its_window_equals_normalise_then_spatial_sampling(hw, scales, inverse):
     from slowfast.datasets import transform
-    from slowfast.datasets.train_augment import short_side_jitter_crop
+    from slowfast.datasets.train_augment import draw_jitter_crop, jitter_crop
     from slowfast.datasets.utils import normalize_to_cthw
+
+    def short_side_jitter_crop(frames, mean, std, min_scale, max_scale, size, flip, inverse, rng):
+        crop = draw_jitter_crop(frames.shape[1], frames.shape[2], min_scale, max_scale, size, flip, inverse, rng)
+        return jitter_crop(crop.window.of(frames), crop, mean, std)
 
     frames = torch.randint(0, 256, (5, *hw, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
     mean, std = [0.45, 0.4, 0.5], [0.225, 0.25, 0.2]
