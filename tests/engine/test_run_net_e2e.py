@@ -61,3 +61,19 @@ def test_a_training_error_with_loader_workers_exits_instead_of_hanging(tmp_path)
     assert "FloatingPointError: Loss is nan at epoch 1" in proc.stderr
     assert "Stopped 1 data-loader workers of the failed job." in proc.stdout + proc.stderr
     assert "killed by signal" not in proc.stderr  # the job's own error is the one reported
+
+
+def test_cpu_inference_keys_channels_last_and_fold_bn_give_the_plain_test_scores(tmp_path, tiny_data_dir):
+    """The CPU inference settings of MODEL_ZOO.md (MODEL.CHANNELS_LAST with TEST.FOLD_BN): the tester converts,
+    loads the checkpoint, folds, and scores every view as the plain model does."""
+    out = tmp_path / "run"
+    base = ["--cfg", SYNTHETIC_CFG, *TINY, "DATA.PATH_TO_DATA_DIR", tiny_data_dir, "OUTPUT_DIR", out]
+    run_net(base + ["SOLVER.MAX_EPOCH", "1", "TEST.ENABLE", "False"])
+    scores = {}
+    for name, extra in (("plain", []), ("cl_fold", ["MODEL.CHANNELS_LAST", "True", "TEST.FOLD_BN", "True"])):
+        proc = run_net(base + ["TRAIN.ENABLE", "False", "TEST.SAVE_RESULTS_PATH", f"{name}.pyth", *extra])
+        scores[name] = torch.load(out / f"{name}.pyth", weights_only=True)
+        if extra:
+            assert "TEST.FOLD_BN: folded" in proc.stdout + (out / "stdout.log").read_text()
+    assert torch.equal(scores["plain"]["labels"], scores["cl_fold"]["labels"])
+    torch.testing.assert_close(scores["cl_fold"]["preds"], scores["plain"]["preds"], rtol=1e-4, atol=1e-5)
