@@ -148,8 +148,7 @@ class ImageAugmenter:
         self.color_jitter = 0.0
         if aug.AA_TYPE:
             fill = tuple(min(255, round(255 * m)) for m in data.MEAN)
-            ra_interpolation = "bilinear" if aug.INTERPOLATION == "nearest" else aug.INTERPOLATION
-            self.rand_augment = rand_augment.RandAugment(rand_augment.parse_policy(aug.AA_TYPE), ra_interpolation,
+            self.rand_augment = rand_augment.RandAugment(rand_augment.parse_policy(aug.AA_TYPE), aug.INTERPOLATION,
                                                          fill=fill)
         elif aug.COLOR_JITTER:
             self.color_jitter = float(aug.COLOR_JITTER)

@@ -436,12 +436,14 @@ class RandAugment:
 
     def __init__(self, policy: RandAugmentPolicy, interpolation: str = "bicubic",
                  fill: Sequence[float] = (FILL,) * 3) -> None:
-        """``fill``: per-channel 8-bit value of the pixels the geometric ops bring in (timm's ``img_mean``;
-        grey 128 for the video datasets, the dataset mean for ImageNet, as in PySlowFast)."""
+        """``interpolation``: AUG.INTERPOLATION for the geometric ops; "nearest" means bilinear, as
+        PySlowFast's PIL mapping has it (bicubic, else bilinear), and "random" draws bilinear or bicubic
+        per clip. ``fill``: per-channel 8-bit value of the pixels the geometric ops bring in (timm's
+        ``img_mean``; grey 128 for the video datasets, the dataset mean for ImageNet, as in PySlowFast)."""
         if interpolation not in INTERPOLATIONS:
             raise ValueError(f"AUG.INTERPOLATION must be one of {INTERPOLATIONS}, got {interpolation!r}")
         self.policy = policy
-        self.interpolation = interpolation
+        self.interpolation = "bilinear" if interpolation == "nearest" else interpolation
         self.fill = tuple(float(v) for v in fill)
 
     def _magnitude(self, rng: random.Random) -> float:

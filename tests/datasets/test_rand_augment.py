@@ -183,3 +183,12 @@ def test_value_ops_equal_pil(op, pil):
         want = np.asarray(pil(Image.fromarray(frames[t].numpy())))
         assert np.array_equal(got[t].numpy(), want)
 
+
+
+def test_nearest_interpolation_means_bilinear_as_pyslowfast_maps_it():
+    frames = _frames(t=1, h=24, w=32, seed=7)
+    nearest = RandAugment(parse_policy("rand-m9-n1"), "nearest")
+    bilinear = RandAugment(parse_policy("rand-m9-n1"), "bilinear")
+    assert nearest.interpolation == "bilinear"
+    for seed in range(20):
+        assert torch.equal(nearest(frames, random.Random(seed)), bilinear(frames, random.Random(seed)))
