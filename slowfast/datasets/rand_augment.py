@@ -50,6 +50,10 @@ _CHUNK_ELEMENTS = 1 << 18
 _SAMPLING_MARGIN = 3
 
 
+def _frames_per_chunk(elements_per_frame: int) -> int:
+    return max(1, _CHUNK_ELEMENTS // max(1, elements_per_frame))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Value tables: what an op does to the 8-bit values of one plane. ``v`` holds 0..255 as float32; the tables are
 # rounded and clamped to 8 bits like the op's output.
@@ -157,7 +161,7 @@ def _equalize(frames: torch.Tensor, window: Window) -> torch.Tensor:
 def _contrast(frames: torch.Tensor, window: Window, factor: float) -> torch.Tensor:
     """Blend each frame with its mean grey level: 0 = flat grey, 1 = unchanged."""
     t, h, w, c = frames.shape
-    step = max(1, _CHUNK_ELEMENTS // max(1, h * w * c))
+    step = _frames_per_chunk(h * w * c)
     means = torch.cat([
         _gray(frames[i : i + step].permute(0, 3, 1, 2).float()).mean(dim=(-3, -2, -1))
         for i in range(0, t, step)
@@ -174,7 +178,7 @@ def _contrast(frames: torch.Tensor, window: Window, factor: float) -> torch.Tens
 def _in_float(x: torch.Tensor, out_hw: Tuple[int, int], fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
     t, h, w, c = x.shape
     out = torch.empty((t,) + tuple(out_hw) + (c,), dtype=torch.uint8)
-    step = max(1, _CHUNK_ELEMENTS // max(1, h * w * c))
+    step = _frames_per_chunk(h * w * c)
     for i in range(0, t, step):
         chunk = x[i : i + step].permute(0, 3, 1, 2).float()
         out[i : i + step] = _to_8bit(fn(chunk)).permute(0, 2, 3, 1)
@@ -233,7 +237,7 @@ def _affine(x: torch.Tensor, source: Window, window: Window, matrix: Matrix, int
     u_in = a * u + b * v + cc
     v_in = d * u + e * v + f
     grid = torch.stack((2.0 * u_in / width - 1.0, 2.0 * v_in / height - 1.0), dim=-1).unsqueeze(0)
-    step = max(1, _CHUNK_ELEMENTS // (channels * height * width))
+    step = _frames_per_chunk(channels * height * width)
     # The planes hold input - fill: zero is the fill that the sampling pads the frame with. Outside the source
     # window they are never read (its margin holds every tap); zeros keep them finite.
     planes = torch.zeros((min(step, frames), channels, height, width), dtype=torch.float32)

@@ -102,7 +102,7 @@ def random_resized_crop_boxes(
 def boxes_window(boxes: Sequence[Tuple[int, int, int, int]]) -> transform.Window:
     """The smallest window holding every ``(y, x, h, w)`` box."""
     return transform.Window(min(b[0] for b in boxes), min(b[1] for b in boxes),
-                               max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes))
+                            max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes))
 
 
 def resized_crops(frames: torch.Tensor, boxes: Sequence[Tuple[int, int, int, int]], size: int,
